@@ -1,0 +1,88 @@
+"""Append benchmark records to ``benchmarks/results/<family>.jsonl``.
+
+One JSON object per line with the fields DESIGN.md lists: ``family, method,
+dataset, setting, metric, value`` (``std``, ``seeds`` where several),
+``epochs`` or ``steps``, ``wall_s``, ``device``, ``config``, ``command``,
+``commit``, ``date``. The machine fields are filled in here so every record
+says where and from which code it came.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+FAMILIES = (
+    "autoencoders",
+    "self_supervised",
+    "semi_supervised",
+    "few_shot",
+    "classical",
+    "speed",
+)
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=RESULTS_DIR,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            cwd=RESULTS_DIR,
+        ).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def device_description() -> str:
+    """Describe the accelerator (or CPU) that JAX runs on, with core count."""
+    import jax
+
+    dev = jax.devices()[0]
+    kind = getattr(dev, "device_kind", dev.platform)
+    n = jax.device_count()
+    cpu = platform.processor() or platform.machine()
+    return f"{n}x {dev.platform}:{kind} (host {cpu}, {os.cpu_count()} cores, jax {jax.__version__})"
+
+
+def append_record(family: str, **fields: Any) -> dict[str, Any]:
+    """Write one record and return it.
+
+    Args:
+      family: one of ``FAMILIES``; names the results file.
+      **fields: ``method, dataset, setting, metric, value`` and any others.
+
+    Returns:
+      The record as written, with ``family, device, commit, date, command``
+      filled in when not given.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"family={family!r}; allowed: {', '.join(FAMILIES)}")
+    for required in ("method", "dataset", "metric", "value"):
+        if required not in fields:
+            raise ValueError(f"benchmark record is missing field {required!r}")
+    record = {"family": family, **fields}
+    record.setdefault("setting", "")
+    record.setdefault("device", device_description())
+    record.setdefault("command", " ".join([Path(sys.executable).name, *sys.argv]))
+    record.setdefault("commit", _commit())
+    record.setdefault("date", datetime.date.today().isoformat())
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS_DIR / f"{family}.jsonl", "a") as f:
+        f.write(json.dumps(record, sort_keys=False) + "\n")
+    return record

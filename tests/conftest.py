@@ -1,0 +1,14 @@
+"""Test-wide JAX settings: 8 fake CPU devices and strict promotion rules.
+
+The device count must be set before any backend is initialised, so it happens
+at import time of this conftest (the equinox pattern).
+"""
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+
+import jax  # noqa: E402
+
+jax.config.update("jax_num_cpu_devices", 8)
+jax.config.update("jax_numpy_rank_promotion", "raise")
