@@ -57,7 +57,8 @@ def device_description() -> str:
     kind = getattr(dev, "device_kind", dev.platform)
     n = jax.device_count()
     cpu = platform.processor() or platform.machine()
-    return f"{n}x {dev.platform}:{kind} (host {cpu}, {os.cpu_count()} cores, jax {jax.__version__})"
+    host = f"host {cpu}, {os.cpu_count()} cores, jax {jax.__version__}"
+    return f"{n}x {dev.platform}:{kind} ({host})"
 
 
 def append_record(family: str, **fields: Any) -> dict[str, Any]:
