@@ -55,18 +55,8 @@ def bench(dataset: str, batch_size: int, steps: int) -> list[dict]:
 
     # Data on the device: the trainer's own step.
     state = dp.put_replicated(train.init_state(exp, rng_init))
-    device_data = dp.put_replicated(
-        data_lib.make_device_dataset(ds.train_images, ds.train_labels)
-    )
-    step = dp.compile_step(
-        functools.partial(
-            train.train_step,
-            method=exp.method,
-            tx=exp.tx,
-            batch_size=batch_size,
-            augment_fn=exp.augment_fn,
-        )
-    )
+    device_data = train.place_data(exp)
+    step = train.compile_train_step(exp)
     on_device = _time(step, state, lambda: (device_data, rng_train), steps)
 
     # Host-side NumPy batching feeding the same update.

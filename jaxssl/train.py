@@ -193,6 +193,27 @@ def apply_update(
     return new_state, metrics
 
 
+def compile_train_step(exp: Experiment) -> Callable[..., Any]:
+    """The experiment's jitted (or pmapped) step: ``(state, data, rng) -> ...``."""
+    return exp.parallel.compile_step(
+        functools.partial(
+            train_step,
+            method=exp.method,
+            tx=exp.tx,
+            batch_size=exp.config.input.batch_size,
+            augment_fn=exp.augment_fn,
+        )
+    )
+
+
+def place_data(exp: Experiment) -> data_lib.DeviceDataset:
+    """The training set on the device(s), where the step expects it."""
+    ds = exp.dataset
+    return exp.parallel.put_replicated(
+        data_lib.make_device_dataset(ds.train_images, ds.train_labels)
+    )
+
+
 def init_state(exp: Experiment, rng_init: jax.Array) -> TrainState:
     images = data_lib.to_float(exp.dataset.train_images[:2])
     sample = {"image": images, "label": jnp.asarray(exp.dataset.train_labels[:2])}
@@ -342,6 +363,8 @@ def evaluate(
         )
         results["linear_probe_accuracy"] = float(probe["test_accuracy"])
         results["linear_probe_weight_decay"] = float(probe["best_weight_decay"])
+        rng = jax.random.key(exp.config.seed)
+        results.update(method.final_metrics(params, extra, ds.test_images, rng))
     if raw_baseline:
         results.update(raw_baseline)
     return results
@@ -483,19 +506,9 @@ def train_and_evaluate(
     if start_step:
         print(f"Resuming from checkpoint at step {start_step} in {workdir}")
 
-    data = parallel.put_replicated(
-        data_lib.make_device_dataset(exp.dataset.train_images, exp.dataset.train_labels)
-    )
+    data = place_data(exp)
     state = parallel.put_replicated(state)
-    step_fn = parallel.compile_step(
-        functools.partial(
-            train_step,
-            method=exp.method,
-            tx=exp.tx,
-            batch_size=config.input.batch_size,
-            augment_fn=exp.augment_fn,
-        )
-    )
+    step_fn = compile_train_step(exp)
     log = MetricsLog(workdir, start_step)
     pending: list[dict[str, Any]] = []
     last_metrics: dict[str, float] = {}

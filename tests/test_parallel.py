@@ -1,7 +1,5 @@
 """Data parallelism: jit-over-mesh and pmap both reproduce the single-device run."""
 
-import functools
-
 import chex
 import jax
 import pytest
@@ -19,20 +17,8 @@ def _run(mode: str, num_devices: int, steps: int = 3, augment: str = ""):
     rng_init, rng_train = jax.random.split(jax.random.key(config.seed))
     dp = exp.parallel
     state = dp.put_replicated(train.init_state(exp, rng_init))
-    from jaxssl import data as data_lib
-
-    data = dp.put_replicated(
-        data_lib.make_device_dataset(exp.dataset.train_images, exp.dataset.train_labels)
-    )
-    step_fn = dp.compile_step(
-        functools.partial(
-            train.train_step,
-            method=exp.method,
-            tx=exp.tx,
-            batch_size=config.input.batch_size,
-            augment_fn=exp.augment_fn,
-        )
-    )
+    data = train.place_data(exp)
+    step_fn = train.compile_train_step(exp)
     losses = []
     for _ in range(steps):
         state, metrics = step_fn(state, data, rng_train)
@@ -68,11 +54,8 @@ def test_step_compiles_once():
     exp = train.build_experiment(config)
     dp = exp.parallel
     state = dp.put_replicated(train.init_state(exp, jax.random.key(0)))
-    from jaxssl import data as data_lib
+    data = train.place_data(exp)
 
-    data = dp.put_replicated(
-        data_lib.make_device_dataset(exp.dataset.train_images, exp.dataset.train_labels)
-    )
     @chex.assert_max_traces(n=1)
     def step(state, data, rng, *, parallel):
         return train.train_step(

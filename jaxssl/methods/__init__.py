@@ -1,6 +1,12 @@
 """Methods: one file per method, each registering a factory with ``register``."""
 
 from jaxssl.methods import autoencoder  # noqa: F401  (registers "autoencoder")
-from jaxssl.methods.base import Method, build_method, method_names, register
+from jaxssl.methods.base import (
+    Method,
+    MethodBase,
+    build_method,
+    method_names,
+    register,
+)
 
-__all__ = ["Method", "build_method", "method_names", "register"]
+__all__ = ["Method", "MethodBase", "build_method", "method_names", "register"]

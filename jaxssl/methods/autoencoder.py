@@ -15,14 +15,14 @@ import jax
 import jax.numpy as jnp
 
 from jaxssl import losses
-from jaxssl.methods.base import Batch, register
+from jaxssl.methods.base import Batch, MethodBase, register
 from jaxssl.models import build_autoencoder
 
 RECONSTRUCTIONS = ("mse", "bernoulli")
 
 
 @dataclasses.dataclass(frozen=True)
-class Autoencoder:
+class Autoencoder(MethodBase):
     """An encoder/decoder pair trained to reconstruct its input.
 
     Attributes:
@@ -65,10 +65,6 @@ class Autoencoder:
             return loss, {"metrics": {"reconstruction": loss}}
 
         return objective
-
-    def post_update(self, params, extra, step):
-        del params, step
-        return extra
 
     def encode(self, params, extra, images: jax.Array) -> jax.Array:
         del extra

@@ -32,7 +32,10 @@ class Method(Protocol):
     e.g. updated batch statistics). ``post_update`` runs after the optimizer
     update (EMA targets); ``encode`` gives the frozen features that linear
     probes and kNN evaluate; ``eval_metrics`` gives deterministic test-set
-    metrics; ``visualize`` writes method-specific pictures.
+    metrics; ``visualize`` writes method-specific pictures; ``final_metrics``
+    computes expensive end-of-run metrics on the uint8 test images.
+    ``MethodBase`` provides defaults for ``post_update``, ``visualize`` and
+    ``final_metrics``.
     """
 
     name: str
@@ -52,6 +55,31 @@ class Method(Protocol):
     def visualize(
         self, params: Params, extra: Extra, images: jax.Array, workdir: str
     ) -> list[str]: ...
+
+    def final_metrics(
+        self, params: Params, extra: Extra, test_images: Any, rng: jax.Array
+    ) -> dict[str, float]: ...
+
+
+class MethodBase:
+    """Defaults for the optional parts of ``Method``; methods may subclass it."""
+
+    def post_update(self, params: Params, extra: Extra, step: jax.Array) -> Extra:
+        del params, step
+        return extra
+
+    def visualize(
+        self, params: Params, extra: Extra, images: jax.Array, workdir: str
+    ) -> list[str]:
+        del params, extra, images, workdir
+        return []
+
+    def final_metrics(
+        self, params: Params, extra: Extra, test_images: Any, rng: jax.Array
+    ) -> dict[str, float]:
+        """Expensive end-of-training metrics (e.g. an IWAE bound); none by default."""
+        del params, extra, test_images, rng
+        return {}
 
 
 # name -> factory(config, dataset_info) -> Method
