@@ -17,7 +17,16 @@ def get_config() -> ml_collections.ConfigDict:
     config.parallel = "jit"  # "jit" (sharded jit over a mesh) or "pmap"
     config.num_devices = 0  # 0 = all devices
 
-    config.method = dict(name="autoencoder", reconstruction="mse")
+    config.method = dict(
+        name="autoencoder",
+        reconstruction="mse",  # "mse" or "bernoulli"
+        code_activation="linear",  # "linear" or "sigmoid"
+        sparsity_weight=0.0,  # > 0: sparse AE (needs sigmoid codes)
+        sparsity_target=0.05,
+        contractive_weight=0.0,  # > 0: contractive AE
+        noise="",  # e.g. "noise(std=0.5)": denoising AE
+        eval_noise="",  # corruption for the test noisy_mse metric
+    )
     config.model = dict(
         name="mlp",  # "mlp" or "conv"
         hidden=(256, 128),

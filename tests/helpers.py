@@ -1,18 +1,15 @@
 """Shared test helpers: load a repo config and shrink it (flax-examples style)."""
 
-import importlib.util
 import os
+
+from jaxssl.config_utils import load_config_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG_DIR = os.path.join(ROOT, "configs")
 
 
 def load_config(name: str):
-    path = os.path.join(CONFIG_DIR, f"{name}.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+    return load_config_file(os.path.join(CONFIG_DIR, f"{name}.py"))
 
 
 def small_config(total_steps: int = 20, ckpt_every: int = 0, **overrides):
