@@ -30,6 +30,8 @@ import tqdm
 
 from jaxssl import data as data_lib
 from jaxssl import optim
+from jaxssl.evaluation.knn import knn_accuracy
+from jaxssl.evaluation.linear_probe import linear_probe
 from jaxssl.methods import Method, build_method
 from jaxssl.parallel import DataParallel, check_global_batch, make_data_parallel
 
@@ -323,8 +325,6 @@ def evaluate(
     Returns:
       Flat dict of floats.
     """
-    from jaxssl import evaluation
-
     ds, method, cfg = exp.dataset, exp.method, exp.config.evals
     results: dict[str, float] = {}
 
@@ -343,7 +343,7 @@ def evaluate(
     train_feats = _batched(encode, ds.train_images)
     test_feats = _batched(encode, ds.test_images)
     results["knn_accuracy"] = float(
-        evaluation.knn_accuracy(
+        knn_accuracy(
             train_feats,
             ds.train_labels,
             test_feats,
@@ -353,7 +353,7 @@ def evaluate(
         )
     )
     if full:
-        probe = evaluation.linear_probe(
+        probe = linear_probe(
             train_feats,
             ds.train_labels,
             test_feats,
@@ -372,12 +372,10 @@ def evaluate(
 
 @functools.lru_cache(maxsize=8)
 def _raw_baseline_cached(spec: str, data_dir: str | None, k: int, seed: int):
-    from jaxssl import evaluation
-
     ds = data_lib.load_dataset(spec, data_dir=data_dir)
     train = ds.train_images.reshape(ds.train_images.shape[0], -1) / np.float32(255)
     test = ds.test_images.reshape(ds.test_images.shape[0], -1) / np.float32(255)
-    probe = evaluation.linear_probe(
+    probe = linear_probe(
         train,
         ds.train_labels,
         test,
@@ -385,7 +383,7 @@ def _raw_baseline_cached(spec: str, data_dir: str | None, k: int, seed: int):
         num_classes=ds.num_classes,
         seed=seed,
     )
-    knn = evaluation.knn_accuracy(
+    knn = knn_accuracy(
         train, ds.train_labels, test, ds.test_labels, num_classes=ds.num_classes, k=k
     )
     return {
