@@ -399,7 +399,8 @@ def _check_keys(
             raise ValueError(f"{prefix} has unknown key {key!r}; allowed keys: {keys}")
         if value is not None:  # A None placeholder means "not set".
             raise ValueError(
-                f"{prefix}.{key} does not apply to {owner}; allowed keys: {keys}"
+                f"{prefix}.{key} does not apply to {owner}; allowed keys: {keys} "
+                f"(unset it with --config.{prefix}.{key}=None)"
             )
 
 

@@ -115,6 +115,7 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     config = small_config(total_steps=60, ckpt_every=10)
     config.optim.lr = 1e30  # Diverges within a few steps.
     config.optim.schedule.name = "constant"
+    config.optim.schedule.warmup_steps = None
     with pytest.raises(train.NonFiniteLossError, match="non-finite"):
         train.train_and_evaluate(config, str(tmp_path), progress=False)
     manager = train.make_checkpoint_manager(str(tmp_path))
