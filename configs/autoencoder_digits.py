@@ -42,7 +42,14 @@ def get_config() -> ml_collections.ConfigDict:
         clip_norm=0.0,
         schedule=dict(name="warmup_cosine", warmup_steps=100),
     )
-    config.input = dict(dataset="digits", data_dir=None, batch_size=128, augment="")
+    config.input = dict(
+        dataset="digits",  # "digits", "idx:<dir>" or "tfds:<name>"
+        data_dir=None,
+        batch_size=128,
+        augment="",  # e.g. "translate(max_shift=1)|noise(std=0.1)"
+        labels_per_class=0,  # > 0: train on k labeled examples per class only
+        label_seed=0,
+    )
     config.train = dict(total_steps=3000, log_every=100, ckpt_every=500)
     config.evals = dict(every=1000, knn_k=20, raw_baseline=True, embedding_plot=True)
     return config

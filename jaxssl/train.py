@@ -83,6 +83,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     _positive_int(config, "train.ckpt_every", allow_zero=True)
     _positive_int(config, "evals.every", allow_zero=True)
     _positive_int(config, "num_devices", allow_zero=True)
+    if "labels_per_class" in config.input:
+        _positive_int(config, "input.labels_per_class", allow_zero=True)
     if not isinstance(config.seed, int):
         raise ValueError(f"seed={config.seed!r} must be an integer")
 
@@ -98,6 +100,8 @@ class Experiment:
     schedule: optax.Schedule
     parallel: DataParallel
     augment_fn: Callable[[jax.Array, jax.Array], jax.Array]
+    train_images: np.ndarray  # What the step trains on: all, or a labeled subset.
+    train_labels: np.ndarray
 
 
 def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
@@ -110,10 +114,17 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     dataset = data_lib.load_dataset(
         config.input.dataset, data_dir=config.input.get("data_dir")
     )
-    if config.input.batch_size > dataset.train_images.shape[0]:
+    train_images, train_labels = dataset.train_images, dataset.train_labels
+    per_class = config.input.get("labels_per_class", 0)
+    if per_class:  # Semi-supervised: the step sees k labeled examples per class.
+        idx = data_lib.labeled_subset(
+            train_labels, per_class, config.input.get("label_seed", config.seed)
+        )
+        train_images, train_labels = train_images[idx], train_labels[idx]
+    if config.input.batch_size > train_images.shape[0]:
         raise ValueError(
             f"input.batch_size={config.input.batch_size} exceeds the "
-            f"{dataset.train_images.shape[0]} training examples of {dataset.name}"
+            f"{train_images.shape[0]} training examples of {dataset.name}"
         )
     parallel = make_data_parallel(config.parallel, config.num_devices)
     check_global_batch(config.input.batch_size, parallel.num_devices)
@@ -122,7 +133,17 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     schedule = optim.make_schedule(config.optim, total_steps=total)
     method = build_method(config, dataset.image_shape, dataset.num_classes)
     augment_fn = data_lib.make_augment_fn(config.input.get("augment", ""))
-    return Experiment(config, dataset, method, tx, schedule, parallel, augment_fn)
+    return Experiment(
+        config,
+        dataset,
+        method,
+        tx,
+        schedule,
+        parallel,
+        augment_fn,
+        train_images,
+        train_labels,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -210,9 +231,8 @@ def compile_train_step(exp: Experiment) -> Callable[..., Any]:
 
 def place_data(exp: Experiment) -> data_lib.DeviceDataset:
     """The training set on the device(s), where the step expects it."""
-    ds = exp.dataset
     return exp.parallel.put_replicated(
-        data_lib.make_device_dataset(ds.train_images, ds.train_labels)
+        data_lib.make_device_dataset(exp.train_images, exp.train_labels)
     )
 
 
@@ -328,13 +348,12 @@ def evaluate(
     ds, method, cfg = exp.dataset, exp.method, exp.config.evals
     results: dict[str, float] = {}
 
-    eval_fn = jax.jit(
-        lambda images: method.eval_metrics(params, extra, {"image": images})
-    )
+    eval_fn = jax.jit(lambda batch: method.eval_metrics(params, extra, batch))
     sums: dict[str, float] = {}
     for start in range(0, ds.test_images.shape[0], 500):
         chunk = ds.test_images[start : start + 500]
-        metrics = eval_fn(data_lib.to_float(chunk))
+        labels = ds.test_labels[start : start + 500]
+        metrics = eval_fn({"image": data_lib.to_float(chunk), "label": labels})
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + float(v) * chunk.shape[0]
     results.update({f"test_{k}": v / ds.test_images.shape[0] for k, v in sums.items()})
@@ -602,8 +621,8 @@ def _json_default(x: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(x)}")
 
 
-def evaluate_checkpoint(workdir: str) -> dict[str, float]:
-    """Re-evaluate the latest checkpoint of a finished or running workdir."""
+def restore_run(workdir: str) -> tuple[Experiment, TrainState]:
+    """Rebuild a workdir's experiment from its config and restore its latest state."""
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: is {workdir} a jaxssl workdir?")
@@ -612,12 +631,24 @@ def evaluate_checkpoint(workdir: str) -> dict[str, float]:
     exp = build_experiment(config)
     template = init_state(exp, jax.random.key(config.seed))
     manager = make_checkpoint_manager(workdir)
-    state = restore_latest(manager, template)
-    manager.close()
+    try:
+        state = restore_latest(manager, template)
+    finally:
+        manager.close()
     if state is None:
         raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
+    return exp, state
+
+
+def evaluate_checkpoint(workdir: str) -> dict[str, float]:
+    """Re-evaluate the latest checkpoint of a finished or running workdir."""
+    exp, state = restore_run(workdir)
     results = evaluate(
-        exp, state.params, state.extra, full=True, raw_baseline=raw_pixel_baseline(exp)
+        exp,
+        state.params,
+        state.extra,
+        full=True,
+        raw_baseline=raw_pixel_baseline(exp),
     )
     results["step"] = int(state.step)
     write_json_atomic(os.path.join(workdir, "eval.json"), results)

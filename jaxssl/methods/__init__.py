@@ -1,6 +1,10 @@
 """Methods: one file per method, each registering a factory with ``register``."""
 
-from jaxssl.methods import autoencoder  # noqa: F401  (registers "autoencoder")
+from jaxssl.methods import (
+    autoencoder,  # noqa: F401  (each import registers its method)
+    classifier,  # noqa: F401
+    vae,  # noqa: F401
+)
 from jaxssl.methods.base import (
     Method,
     MethodBase,
