@@ -112,7 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fake_device_flags() -> None:
+    """Keep XLA:CPU from deadlocking when it fakes several devices on few cores.
+
+    With ``--xla_force_host_platform_device_count=N`` every fake device's
+    collectives must meet in a rendezvous; when Eigen's intra-op thread pool
+    (one thread per core) is busy with the devices' matmuls, fewer than N
+    threads arrive and XLA aborts after 40 s. Single-threaded Eigen per device
+    avoids it. Must run before JAX initialises its backend.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if (
+        "xla_force_host_platform_device_count" in flags
+        and "multi_thread_eigen" not in flags
+    ):
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _fake_device_flags()
     argv = list(sys.argv[1:] if argv is None else argv)
     overrides = [a for a in argv if a.startswith("--config.")]
     rest = [a for a in argv if not a.startswith("--config.")]

@@ -6,7 +6,12 @@ at import time of this conftest (the equinox pattern).
 
 import os
 
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+# Single-threaded Eigen per fake device: with 8 fake devices on 2 cores, XLA:CPU
+# collectives otherwise deadlock in their rendezvous (see jaxssl/cli.py).
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "")
+    + " --xla_force_host_platform_device_count=8 --xla_cpu_multi_thread_eigen=false"
+)
 
 import jax  # noqa: E402
 
