@@ -112,21 +112,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FAKE_DEVICE_XLA_FLAGS = (
+    "--xla_cpu_multi_thread_eigen=false",
+    "--xla_cpu_collective_call_terminate_timeout_seconds=900",
+    "--xla_cpu_collective_timeout_seconds=900",
+)
+
+
 def _fake_device_flags() -> None:
-    """Keep XLA:CPU from deadlocking when it fakes several devices on few cores.
+    """Keep XLA:CPU collectives alive when it fakes several devices on few cores.
 
     With ``--xla_force_host_platform_device_count=N`` every fake device's
-    collectives must meet in a rendezvous; when Eigen's intra-op thread pool
-    (one thread per core) is busy with the devices' matmuls, fewer than N
-    threads arrive and XLA aborts after 40 s. Single-threaded Eigen per device
-    avoids it. Must run before JAX initialises its backend.
+    collectives meet in an in-process rendezvous that XLA aborts after 40 s.
+    On a loaded 2-core machine the N device threads (competing with Eigen's
+    intra-op pool) can take longer than that to arrive. Single-threaded Eigen
+    per device and a longer timeout avoid the abort. Runs before JAX starts.
     """
     flags = os.environ.get("XLA_FLAGS", "")
-    if (
-        "xla_force_host_platform_device_count" in flags
-        and "multi_thread_eigen" not in flags
-    ):
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false"
+    if "xla_force_host_platform_device_count" not in flags:
+        return
+    extra = [f for f in FAKE_DEVICE_XLA_FLAGS if f.split("=")[0] not in flags]
+    os.environ["XLA_FLAGS"] = " ".join([flags, *extra])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,11 +6,16 @@ at import time of this conftest (the equinox pattern).
 
 import os
 
-# Single-threaded Eigen per fake device: with 8 fake devices on 2 cores, XLA:CPU
-# collectives otherwise deadlock in their rendezvous (see jaxssl/cli.py).
-os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "")
-    + " --xla_force_host_platform_device_count=8 --xla_cpu_multi_thread_eigen=false"
+from jaxssl.cli import FAKE_DEVICE_XLA_FLAGS  # Imports no JAX.
+
+# Fake 8 devices; keep their collectives from being aborted on a loaded 2-core
+# machine (see jaxssl/cli.py).
+os.environ["XLA_FLAGS"] = " ".join(
+    [
+        os.environ.get("XLA_FLAGS", ""),
+        "--xla_force_host_platform_device_count=8",
+        *FAKE_DEVICE_XLA_FLAGS,
+    ]
 )
 
 import jax  # noqa: E402
