@@ -2,6 +2,7 @@
 
   jaxssl train CONFIG [--workdir DIR] [--config.a.b=value ...]
   jaxssl eval WORKDIR
+  jaxssl cluster [--dataset D | --encoder WORKDIR] [--method M] [--pca-components K]
   jaxssl list
 
 User errors (unknown config fields, wrong types, out-of-range values, missing
@@ -87,6 +88,47 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cluster(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from jaxssl import data as data_lib
+    from jaxssl import train
+    from jaxssl.evaluation.clustering import run_clustering
+
+    try:
+        if args.encoder:
+            exp, state = train.restore_run(args.encoder)
+            ds = exp.dataset
+            images = ds.test_images if args.split == "test" else ds.train_images
+            labels = ds.test_labels if args.split == "test" else ds.train_labels
+            encode = lambda x: exp.method.encode(state.params, state.extra, x)  # noqa: E731
+            features = train.batched_apply(encode, images)
+            name = f"encoder:{args.encoder}"
+        else:
+            ds = data_lib.load_dataset(args.dataset)
+            images = ds.test_images if args.split == "test" else ds.train_images
+            labels = ds.test_labels if args.split == "test" else ds.train_labels
+            features, name = images, "pixels"
+        if args.pca_components:
+            name += f"+pca{args.pca_components}"
+        metrics = run_clustering(
+            np.asarray(features),
+            labels,
+            method=args.method,
+            num_clusters=args.num_clusters or ds.num_classes,
+            features_name=name,
+            workdir=args.workdir,
+            seed=args.seed,
+            pca_components=args.pca_components or None,
+        )
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from None
+    for key in ("accuracy", "nmi", "ari"):
+        print(f"  {key:10s} {metrics[key]:.4f}")
+    print(f"written: {os.path.join(args.workdir, 'cluster_metrics.json')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jaxssl", description="Self- and semi-supervised learning in JAX."
@@ -107,6 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser("eval", help="re-evaluate the latest checkpoint of a workdir")
     p.add_argument("workdir")
+    p = sub.add_parser(
+        "cluster", help="cluster raw pixels, PCA features or a trained encoder's codes"
+    )
+    p.add_argument("--dataset", default="digits", help="dataset spec (pixels)")
+    p.add_argument(
+        "--encoder", default="", help="workdir of a trained run to encode with"
+    )
+    p.add_argument("--method", default="kmeans", help="kmeans, gmm or agglomerative")
+    p.add_argument("--num-clusters", type=int, default=0, help="0 = number of classes")
+    p.add_argument("--pca-components", type=int, default=0, help="cluster PCA features")
+    p.add_argument("--split", default="test", choices=("train", "test"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workdir", default="runs/cluster")
     p = sub.add_parser("list", help="list methods, datasets, optimizers and configs")
     p.add_argument("--configs", default="configs", help="folder of config files")
     return parser
@@ -149,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_train(args, overrides)
         if args.command == "eval":
             return _cmd_eval(args)
+        if args.command == "cluster":
+            return _cmd_cluster(args)
         return _cmd_list(args)
     except UsageError as e:
         print(f"jaxssl: error: {e}", file=sys.stderr)

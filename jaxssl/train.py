@@ -318,7 +318,9 @@ def _mean_metrics(pending: list[dict[str, Any]], parallel: DataParallel):
 # Evaluation
 
 
-def _batched(fn, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+def batched_apply(fn, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """``fn`` (jitted here) over uint8 images in batches, as float; NumPy out."""
+    fn = jax.jit(fn)
     outs = []
     for start in range(0, images.shape[0], batch_size):
         chunk = data_lib.to_float(images[start : start + batch_size])
@@ -358,9 +360,9 @@ def evaluate(
             sums[k] = sums.get(k, 0.0) + float(v) * chunk.shape[0]
     results.update({f"test_{k}": v / ds.test_images.shape[0] for k, v in sums.items()})
 
-    encode = jax.jit(lambda images: method.encode(params, extra, images))
-    train_feats = _batched(encode, ds.train_images)
-    test_feats = _batched(encode, ds.test_images)
+    encode = lambda images: method.encode(params, extra, images)  # noqa: E731
+    train_feats = batched_apply(encode, ds.train_images)
+    test_feats = batched_apply(encode, ds.test_images)
     results["knn_accuracy"] = float(
         knn_accuracy(
             train_feats,
@@ -433,8 +435,8 @@ def write_plots(exp: Experiment, params: Any, extra: Any, workdir: str) -> list[
         paths.append(path)
     ds = exp.dataset
     if exp.config.evals.get("embedding_plot", True):
-        encode = jax.jit(lambda images: exp.method.encode(params, extra, images))
-        feats = _batched(encode, ds.test_images)
+        encode = lambda images: exp.method.encode(params, extra, images)  # noqa: E731
+        feats = batched_apply(encode, ds.test_images)
         path = os.path.join(workdir, "embedding_tsne.png")
         plots.plot_embedding(
             feats,

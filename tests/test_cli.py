@@ -101,3 +101,13 @@ def test_list(capsys):
 def test_eval_of_missing_workdir_is_usage_error(tmp_path, capsys):
     assert cli.main(["eval", str(tmp_path / "none")]) == cli.EXIT_USAGE
     assert "a jaxssl workdir?" in capsys.readouterr().err
+
+
+def test_cluster_command(tmp_path, capsys):
+    args = ["cluster", "--dataset", "digits", "--pca-components", "10"]
+    assert cli.main([*args, "--workdir", str(tmp_path)]) == 0
+    assert (tmp_path / "cluster_metrics.json").exists()
+    assert "nmi" in capsys.readouterr().out
+    bad = ["cluster", "--method", "dbscan", "--workdir", str(tmp_path)]
+    assert cli.main(bad) == cli.EXIT_USAGE
+    assert "dbscan" in capsys.readouterr().err
