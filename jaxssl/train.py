@@ -525,6 +525,9 @@ def train_and_evaluate(
     if start_step:
         print(f"Resuming from checkpoint at step {start_step} in {workdir}")
 
+    # Before any multi-device work: single-device evaluation jobs interleaved
+    # with the first multi-device transfers stalled XLA:CPU fake devices here.
+    raw = raw_pixel_baseline(exp) if config.evals.get("raw_baseline", True) else None
     data = place_data(exp)
     state = parallel.put_replicated(state)
     step_fn = compile_train_step(exp)
@@ -532,7 +535,6 @@ def train_and_evaluate(
     pending: list[dict[str, Any]] = []
     last_metrics: dict[str, float] = {}
     evals_every = config.evals.every
-    raw = raw_pixel_baseline(exp) if config.evals.get("raw_baseline", True) else None
     bar = tqdm.tqdm(
         total=total,
         initial=start_step,
@@ -576,9 +578,10 @@ def train_and_evaluate(
                     loss=f"{means['loss']:.4g}", steps_s=f"{steps_per_sec:.1f}"
                 )
             if is_ckpt:
-                manager.save(
-                    step, args=ocp.args.StandardSave(parallel.unreplicate(state))
-                )
+                # One host copy: the same bytes whatever the device layout, and
+                # no per-device slicing work for Orbax.
+                host_state = jax.device_get(parallel.unreplicate(state))
+                manager.save(step, args=ocp.args.StandardSave(host_state))
             bar.update(step - bar.n)
             timer_start, timer_steps = time.time(), 0
         manager.wait_until_finished()
