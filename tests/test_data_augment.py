@@ -10,6 +10,7 @@ import pytest
 
 from jaxssl.data import augment
 from jaxssl.data.augment import (
+    binarize,
     cutout,
     gaussian_noise,
     make_augment_fn,
@@ -29,6 +30,7 @@ OPS = {
     "noise": functools.partial(gaussian_noise, std=0.2),
     "dropout": functools.partial(pixel_dropout, rate=0.3),
     "cutout": functools.partial(cutout, size=4),
+    "binarize": binarize,
 }
 
 
@@ -128,6 +130,18 @@ def test_cutout_zeros_a_square():
         assert rows.size == height * width and height <= 4 and width <= 4
 
 
+def test_binarize_is_bernoulli_of_grey_levels():
+    image = jnp.linspace(0.0, 1.0, 11, dtype=jnp.float32)[None, :, None]  # [1, 11, 1]
+    images = jnp.broadcast_to(image, (2000, 1, 11, 1))
+    rngs = jax.random.split(jax.random.key(13), images.shape[0])
+    out = np.asarray(jax.vmap(binarize)(rngs, images))
+    assert set(np.unique(out)) <= {0.0, 1.0}
+    # Mean of 2000 Bernoulli(p) draws: std <= 0.5 / sqrt(2000) ~ 0.011.
+    np.testing.assert_allclose(out.mean(axis=0).ravel(), image.ravel(), atol=0.05)
+    np.testing.assert_array_equal(out[:, 0, 0], 0.0)  # p = 0 and p = 1 are fixed.
+    np.testing.assert_array_equal(out[:, 0, -1], 1.0)
+
+
 def test_bad_params():
     image, rng = _image(), jax.random.key(0)
     with pytest.raises(ValueError, match="max_shift"):
@@ -166,7 +180,7 @@ def test_pipeline_matches_manual_chain():
 def test_pipeline_all_names_and_literals():
     spec = (
         "translate(max_shift=1)|crop(padding=2, mode='constant')|flip"
-        "|noise(std=0.05)|dropout(rate=0.1)|cutout(size=3)"
+        "|noise(std=0.05)|dropout(rate=0.1)|cutout(size=3)|binarize"
     )
     make_augment_fn(spec)  # Parses; each op's behaviour is tested above.
     augment_fn = make_augment_fn("crop(padding=2, mode='constant')|cutout(size=3)")
@@ -199,6 +213,7 @@ def test_empty_pipeline_is_identity():
         ("flip(", "cannot parse"),
         ("os.system('x')", "not `name`"),
         ("flip(seed=1)", "takes: none"),
+        ("binarize(p=0.5)", "takes: none"),
     ],
 )
 def test_pipeline_errors(spec, match):
@@ -219,4 +234,5 @@ def test_registry_names():
         "noise",
         "dropout",
         "cutout",
+        "binarize",
     ]

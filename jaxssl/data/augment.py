@@ -215,6 +215,28 @@ def cutout(rng: jax.Array, image: jax.Array, *, size: int) -> jax.Array:
     return jnp.where(inside, jnp.zeros((), image.dtype), image)
 
 
+def binarize(rng: jax.Array, image: jax.Array) -> jax.Array:
+    """Sample binary pixels, each 1 with probability equal to its grey level.
+
+    Dynamic binarisation: drawing a fresh ``x ~ Bernoulli(image)`` at every
+    step turns grey-level data (MNIST, Fashion-MNIST) into the binary data a
+    Bernoulli likelihood models, and acts as a regulariser.
+
+    Args:
+        rng: key.
+        image: float ``[H, W, C]`` in ``[0, 1]``.
+
+    Returns:
+        A ``{0, 1}`` image, same shape and dtype.
+
+    References:
+        Salakhutdinov & Murray, On the Quantitative Analysis of Deep Belief
+        Networks (ICML 2008).
+    """
+    _check_image(image)
+    return jax.random.bernoulli(rng, image).astype(image.dtype)
+
+
 AUGMENTATIONS: dict[str, Callable[..., jax.Array]] = {
     "translate": random_translate,
     "crop": random_crop,
@@ -222,6 +244,7 @@ AUGMENTATIONS: dict[str, Callable[..., jax.Array]] = {
     "noise": gaussian_noise,
     "dropout": pixel_dropout,
     "cutout": cutout,
+    "binarize": binarize,
 }
 
 
@@ -284,8 +307,8 @@ def make_augment_fn(spec: str) -> AugmentFn:
     Ops are separated by ``|`` and applied left to right, each with its own
     key, to each example with its own key. Names: ``translate(max_shift)``,
     ``crop(padding, mode="reflect")``, ``flip``, ``noise(std)``,
-    ``dropout(rate)``, ``cutout(size)``. Parameters are literals, read with
-    :func:`ast.literal_eval`.
+    ``dropout(rate)``, ``cutout(size)``, ``binarize``. Parameters are
+    literals, read with :func:`ast.literal_eval`.
 
     Args:
         spec: e.g. ``"translate(max_shift=2)|noise(std=0.1)|flip"``; ``""`` is
