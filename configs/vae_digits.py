@@ -18,15 +18,11 @@ Smoke variant (a few seconds):
       --config.model.latent_dim=2
 """
 
-import ml_collections
+from jaxssl.config_utils import load_sibling
 
 
-def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.seed = 0
-    config.parallel = "jit"  # "jit" (sharded jit over a mesh) or "pmap"
-    config.num_devices = 0  # 0 = all devices
-
+def get_config():
+    config = load_sibling(__file__, "autoencoder_digits")
     config.method = dict(
         name="vae",
         likelihood="bernoulli",  # "bernoulli" (logits) or "gaussian"
@@ -34,24 +30,8 @@ def get_config() -> ml_collections.ConfigDict:
         iwae_samples=1000,  # K of the final test IWAE bound; 0 disables it
         binarize_eval=True,  # fixed stochastic binarisation of the test set
     )
-    config.model = dict(
-        name="mlp",  # "mlp" or "conv"
-        hidden=(256, 128),
-        latent_dim=8,
-        activation="relu",
-        features=(32, 64),  # conv channels (name="conv")
-        conv_impl="lax",  # "lax" or "patches"
-    )
-    config.optim = dict(
-        name="adam",
-        lr=1e-3,
-        weight_decay=0.0,
-        clip_norm=0.0,
-        schedule=dict(name="warmup_cosine", warmup_steps=100),
-    )
-    config.input = dict(
-        dataset="digits", data_dir=None, batch_size=128, augment="binarize"
-    )
-    config.train = dict(total_steps=3000, log_every=100, ckpt_every=1000)
-    config.evals = dict(every=1000, knn_k=20, raw_baseline=True, embedding_plot=True)
+    config.model.latent_dim = 8
+    config.optim.lr = 1e-3
+    config.input.augment = "binarize"
+    config.train.ckpt_every = 1000
     return config

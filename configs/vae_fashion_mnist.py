@@ -19,43 +19,15 @@ Smoke variant (under a minute):
       --config.evals.embedding_plot=False
 """
 
-import ml_collections
+from jaxssl.config_utils import load_sibling
 
 
-def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.seed = 0
-    config.parallel = "jit"  # "jit" (sharded jit over a mesh) or "pmap"
-    config.num_devices = 0  # 0 = all devices
-
-    config.method = dict(
-        name="vae",
-        likelihood="bernoulli",  # "bernoulli" (logits) or "gaussian"
-        beta=1.0,  # KL weight in the loss (beta-VAE); reported ELBO uses 1
-        iwae_samples=1000,  # K of the final test IWAE bound; 0 disables it
-        binarize_eval=True,  # fixed stochastic binarisation of the test set
-    )
-    config.model = dict(
-        name="mlp",  # "mlp" or "conv"
-        hidden=(512, 256),
-        latent_dim=32,
-        activation="relu",
-        features=(32, 64),  # conv channels (name="conv")
-        conv_impl="lax",  # "lax" or "patches"
-    )
-    config.optim = dict(
-        name="adam",
-        lr=1e-3,
-        weight_decay=0.0,
-        clip_norm=0.0,
-        schedule=dict(name="warmup_cosine", warmup_steps=200),
-    )
-    config.input = dict(
-        dataset="idx:/usr/share/datasets/fashion-mnist",
-        data_dir=None,
-        batch_size=128,
-        augment="binarize",
-    )
+def get_config():
+    config = load_sibling(__file__, "vae_digits")
+    config.model.hidden = (512, 256)
+    config.model.latent_dim = 32
+    config.optim.schedule.warmup_steps = 200
+    config.input.dataset = "idx:/usr/share/datasets/fashion-mnist"
     config.train = dict(total_steps=4000, log_every=200, ckpt_every=2000)
-    config.evals = dict(every=0, knn_k=20, raw_baseline=True, embedding_plot=True)
+    config.evals.every = 0
     return config
