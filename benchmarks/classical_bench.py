@@ -23,7 +23,7 @@ average alongside, since the 2-core machine is shared.
 Usage:
   python benchmarks/classical_bench.py                 # everything
   python benchmarks/classical_bench.py --datasets digits --parts kmeans,pca
-  python benchmarks/classical_bench.py --datasets digits --parts gmm_spread
+  python benchmarks/classical_bench.py --parts gmm_spread  # seed-to-seed spread
 """
 
 from __future__ import annotations
@@ -391,7 +391,10 @@ def main(argv=None):
             raw_types = COVARIANCE_TYPES if x.shape[1] <= 100 else ("diag", "spherical")
             bench_gmm(dataset, "raw pixels", x, raw_types)
         if "gmm_spread" in parts:
-            bench_gmm_spread(dataset, "raw pixels", x, COVARIANCE_TYPES)
+            if x.shape[1] <= 100:
+                bench_gmm_spread(dataset, "raw pixels", x, COVARIANCE_TYPES)
+            else:  # the one setting where best-of-3 differed by over 1%
+                bench_gmm_spread(dataset, "PCA-50", pca50, ("full",))
 
 
 if __name__ == "__main__":

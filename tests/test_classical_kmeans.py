@@ -128,3 +128,25 @@ def test_rejects_bad_arguments(kwargs):
         kmeans(jnp.zeros((10, 2)), rng=jax.random.key(0), **kwargs)
     with pytest.raises(ValueError):
         kmeans(jnp.zeros((10,)), 2, jax.random.key(0))
+
+
+@pytest.mark.slow
+def test_fashion_mnist_pca50_matches_sklearn():
+    """The acceptance figures on real data (``pytest -m slow``)."""
+    data = pytest.importorskip("jaxssl.data")
+    from sklearn.decomposition import PCA
+
+    try:
+        fashion = data.load_dataset("idx:/usr/share/datasets/fashion-mnist")
+    except FileNotFoundError:
+        pytest.skip("apt-get install dataset-fashion-mnist")
+    x = fashion.train_images.reshape(len(fashion.train_images), -1) / 255.0
+    y = fashion.train_labels
+    feats = PCA(50, random_state=0).fit_transform(x).astype(np.float32)
+    ours = kmeans(feats, 10, jax.random.key(0), num_restarts=10)
+    ref = KMeans(10, n_init=10, random_state=0).fit(feats)
+    assert float(ours.inertia) <= 1.01 * ref.inertia_
+    nmi = metrics.normalized_mutual_info_score
+    ari = metrics.adjusted_rand_score
+    assert abs(nmi(y, ours.labels) - nmi(y, ref.labels_)) < 0.02
+    assert abs(ari(y, ours.labels) - ari(y, ref.labels_)) < 0.02

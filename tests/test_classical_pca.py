@@ -121,3 +121,23 @@ def test_rejects_bad_arguments():
         pca(x, 2, method="eig")
     with pytest.raises(ValueError):
         pca(x, 2, method="randomized")
+
+
+@pytest.mark.slow
+def test_fashion_mnist_spectrum_matches_sklearn():
+    """The acceptance figure on real data (``pytest -m slow``)."""
+    data = pytest.importorskip("jaxssl.data")
+    try:
+        fashion = data.load_dataset("idx:/usr/share/datasets/fashion-mnist")
+    except FileNotFoundError:
+        pytest.skip("apt-get install dataset-fashion-mnist")
+    x = fashion.train_images.reshape(len(fashion.train_images), -1) / 255.0
+    ref = PCA(50, svd_solver="full").fit(x)
+    res = pca(x.astype(np.float32), 50)
+    np.testing.assert_allclose(
+        res.explained_variance, ref.explained_variance_, rtol=1e-4
+    )
+    flips = np.sign(np.sum(np.asarray(res.components) * ref.components_, axis=1))
+    np.testing.assert_allclose(
+        np.asarray(res.components) * flips[:, None], ref.components_, atol=1e-3
+    )
