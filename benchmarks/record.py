@@ -30,6 +30,10 @@ FAMILIES = (
 
 
 def _commit() -> str:
+    # A copy of the tree without .git (an accelerator machine) names its
+    # commit through the environment.
+    if os.environ.get("JAXSSL_COMMIT"):
+        return os.environ["JAXSSL_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
