@@ -6,6 +6,14 @@ from jaxssl.losses.autoencoder import (
     sigmoid_contractive_penalty,
     sparse_kl_penalty,
 )
+from jaxssl.losses.contrastive import (
+    cpc_loss,
+    info_nce,
+    info_nce_local,
+    multiview_nce,
+    nt_xent,
+    nt_xent_local,
+)
 from jaxssl.losses.reconstruction import bernoulli_nll, mse
 from jaxssl.losses.vae import elbo, gaussian_kl, iwae_bound
 
@@ -13,10 +21,16 @@ __all__ = [
     "bernoulli_nll",
     "contractive_penalty",
     "contractive_penalty_jacrev",
+    "cpc_loss",
     "elbo",
     "gaussian_kl",
+    "info_nce",
+    "info_nce_local",
     "iwae_bound",
     "mse",
+    "multiview_nce",
+    "nt_xent",
+    "nt_xent_local",
     "sigmoid_contractive_penalty",
     "sparse_kl_penalty",
 ]
