@@ -1,5 +1,15 @@
 """Meta-learning: MAML-family inner loops and few-shot episode construction."""
 
+from jaxssl.meta.episodes import (
+    ClassSplit,
+    EpisodeData,
+    class_split_data,
+    make_episode_data,
+    sample_episode,
+    sample_episodes,
+    sample_sinusoid_tasks,
+    split_classes,
+)
 from jaxssl.meta.maml import (
     maml_adapt,
     maml_loss,
@@ -9,9 +19,17 @@ from jaxssl.meta.maml import (
 )
 
 __all__ = [
+    "ClassSplit",
+    "EpisodeData",
+    "class_split_data",
+    "make_episode_data",
     "maml_adapt",
     "maml_loss",
     "meta_sgd_adapt",
     "meta_sgd_init",
     "meta_sgd_loss",
+    "sample_episode",
+    "sample_episodes",
+    "sample_sinusoid_tasks",
+    "split_classes",
 ]
