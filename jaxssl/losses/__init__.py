@@ -14,6 +14,7 @@ from jaxssl.losses.contrastive import (
     nt_xent,
     nt_xent_local,
 )
+from jaxssl.losses.fewshot import matching_loss, prototypical_loss
 from jaxssl.losses.reconstruction import bernoulli_nll, mse
 from jaxssl.losses.vae import elbo, gaussian_kl, iwae_bound
 
@@ -27,10 +28,12 @@ __all__ = [
     "info_nce",
     "info_nce_local",
     "iwae_bound",
+    "matching_loss",
     "mse",
     "multiview_nce",
     "nt_xent",
     "nt_xent_local",
+    "prototypical_loss",
     "sigmoid_contractive_penalty",
     "sparse_kl_penalty",
 ]
