@@ -366,6 +366,12 @@ def main(argv=None):
         action="store_true",
         help="run JAX in float64 (jax_enable_x64); settings get a float64 tag",
     )
+    parser.add_argument(
+        "--gmm-restarts",
+        type=int,
+        default=3,
+        help="EM restarts for both libraries (n_init for scikit-learn)",
+    )
     args = parser.parse_args(argv)
     if args.x64:
         global DTYPE
@@ -373,6 +379,7 @@ def main(argv=None):
         DTYPE = np.float64
     global DRY_RUN
     DRY_RUN = args.dry_run
+    gmm = functools.partial(bench_gmm, num_restarts=args.gmm_restarts)
     parts = args.parts.split(",")
     for dataset in args.datasets.split(","):
         x, y = load(dataset)
@@ -385,11 +392,11 @@ def main(argv=None):
             bench_kmeans(dataset, "raw pixels", x, y)
             bench_kmeans(dataset, "PCA-50", pca50, y)
         if "gmm" in parts:
-            bench_gmm(dataset, "PCA-50", pca50, COVARIANCE_TYPES)
+            gmm(dataset, "PCA-50", pca50, COVARIANCE_TYPES)
             # Full 784x784 covariances on raw Fashion-MNIST take scikit-learn
             # minutes per EM iteration on 2 cores: diag/spherical only there.
             raw_types = COVARIANCE_TYPES if x.shape[1] <= 100 else ("diag", "spherical")
-            bench_gmm(dataset, "raw pixels", x, raw_types)
+            gmm(dataset, "raw pixels", x, raw_types)
         if "gmm_spread" in parts:
             if x.shape[1] <= 100:
                 bench_gmm_spread(dataset, "raw pixels", x, COVARIANCE_TYPES)

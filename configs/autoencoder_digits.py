@@ -51,5 +51,11 @@ def get_config() -> ml_collections.ConfigDict:
         label_seed=0,
     )
     config.train = dict(total_steps=3000, log_every=100, ckpt_every=500)
-    config.evals = dict(every=1000, knn_k=20, raw_baseline=True, embedding_plot=True)
+    config.evals = dict(
+        every=1000,
+        knn_k=20,
+        raw_baseline=True,
+        embedding_plot=True,
+        final_probe=True,  # L-BFGS linear probe on the codes at the end
+    )
     return config

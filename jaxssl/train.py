@@ -341,7 +341,9 @@ def evaluate(
     Args:
       exp: the experiment.
       params, extra: one (unreplicated) copy of the method state.
-      full: also run the linear probe (end of training, ``jaxssl eval``).
+      full: end-of-training metrics: the linear probe (unless
+        ``config.evals.final_probe`` is False) and the method's
+        ``final_metrics``.
       raw_baseline: precomputed raw-pixel metrics to merge in.
 
     Returns:
@@ -373,7 +375,7 @@ def evaluate(
             k=cfg.knn_k,
         )
     )
-    if full:
+    if full and cfg.get("final_probe", True):
         probe = linear_probe(
             train_feats,
             ds.train_labels,
@@ -384,6 +386,7 @@ def evaluate(
         )
         results["linear_probe_accuracy"] = float(probe["test_accuracy"])
         results["linear_probe_weight_decay"] = float(probe["best_weight_decay"])
+    if full:
         rng = jax.random.key(exp.config.seed)
         results.update(method.final_metrics(params, extra, ds.test_images, rng))
     if raw_baseline:
