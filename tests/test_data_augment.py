@@ -1,5 +1,6 @@
 """Tests for jaxssl.data.augment: per-example ops and the pipeline parser."""
 
+import colorsys
 import functools
 
 import chex
@@ -7,17 +8,34 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from jaxssl.data import augment
 from jaxssl.data.augment import (
+    adjust_brightness,
+    adjust_contrast,
+    adjust_hue,
+    adjust_saturation,
+    apply_gaussian_blur,
     binarize,
+    color_jitter,
+    crop_and_resize,
     cutout,
+    default_blur_kernel_size,
+    gaussian_blur,
     gaussian_noise,
     make_augment_fn,
     pixel_dropout,
+    random_brightness,
+    random_contrast,
     random_crop,
     random_flip,
+    random_grayscale,
+    random_hue,
+    random_resized_crop,
+    random_saturation,
     random_translate,
+    rgb_to_grayscale,
 )
 
 SHAPE = (10, 12, 3)
@@ -31,6 +49,19 @@ OPS = {
     "dropout": functools.partial(pixel_dropout, rate=0.3),
     "cutout": functools.partial(cutout, size=4),
     "binarize": binarize,
+}
+
+# The SimCLR-family ops are checked under jit only (eager mode compiles each of
+# their many primitives separately, which is slow and tests nothing new).
+JIT_OPS = {
+    "resized_crop": functools.partial(random_resized_crop, scale=(0.2, 1.0)),
+    "brightness": functools.partial(random_brightness, strength=0.5),
+    "contrast": functools.partial(random_contrast, strength=0.5),
+    "saturation": functools.partial(random_saturation, strength=0.5),
+    "hue": functools.partial(random_hue, max_delta=0.3),
+    "color_jitter": functools.partial(color_jitter, prob=1.0),
+    "grayscale": functools.partial(random_grayscale, prob=0.5),
+    "blur": functools.partial(gaussian_blur, prob=1.0),
 }
 
 
@@ -235,4 +266,250 @@ def test_registry_names():
         "dropout",
         "cutout",
         "binarize",
+        "resized_crop",
+        "brightness",
+        "contrast",
+        "saturation",
+        "hue",
+        "color_jitter",
+        "grayscale",
+        "blur",
     ]
+
+
+# --- SimCLR-family ops ------------------------------------------------------
+
+
+def _jit(fn, **static):
+    return jax.jit(functools.partial(fn, **static))
+
+
+@pytest.mark.parametrize("name", list(JIT_OPS))
+def test_jit_op_shapes_determinism_keys_and_no_recompiles(name):
+    chex.clear_trace_counter()  # `op` below is one code object for every name.
+
+    @chex.assert_max_traces(n=1)
+    def op(rng, image):
+        return JIT_OPS[name](rng, image)
+
+    jitted = jax.jit(op)
+    image, rngs = _image(14), jax.random.split(jax.random.key(15), 8)
+    outs = [jitted(rngs[i], _image(14 + i % 2)) for i in range(3)]  # One compile.
+    for out in outs:
+        chex.assert_shape(out, SHAPE)
+        chex.assert_type(out, jnp.float32)
+        assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    np.testing.assert_array_equal(jitted(rngs[0], image), outs[0])  # Per key.
+    # Vmapped over per-example keys: examples differ, and example i is the op
+    # applied to it alone.
+    batch = jax.jit(jax.vmap(JIT_OPS[name]))(rngs, jnp.broadcast_to(image, (8, *SHAPE)))
+    distinct = {np.asarray(example).tobytes() for example in batch}
+    assert len(distinct) >= (2 if name == "grayscale" else 7)
+    np.testing.assert_allclose(batch[2], outs[2], rtol=1e-6, atol=1e-6)
+
+
+def test_jit_ops_identity_at_zero_strength():
+    image, rng = _image(16), jax.random.key(17)
+    height, width = SHAPE[:2]
+    whole = dict(scale=(1, 1), ratio=(width / height,) * 2)  # The whole image.
+    for out in (
+        _jit(random_resized_crop, **whole)(rng, image),
+        _jit(gaussian_blur, sigma=(0.0, 0.0), prob=1.0)(rng, image),
+        _jit(random_hue, max_delta=1e-9)(rng, image),
+        _jit(color_jitter, brightness=0, contrast=0, saturation=0, hue=0)(rng, image),
+    ):
+        np.testing.assert_allclose(out, image, atol=1e-6)
+    for out in (
+        random_brightness(rng, image, strength=0),
+        random_contrast(rng, image, strength=0),
+        random_saturation(rng, image, strength=0),
+        random_hue(rng, image, max_delta=0),
+        color_jitter(rng, image, prob=0),
+        random_grayscale(rng, image, prob=0),
+        gaussian_blur(rng, image, prob=0),
+    ):
+        np.testing.assert_array_equal(out, image)
+    grey = image[..., :1]
+    np.testing.assert_array_equal(random_grayscale(rng, grey, prob=1.0), grey)
+
+
+def test_resized_crop_geometry():
+    # Channels hold the row and column coordinates: inside the output, the
+    # bilinear resize reproduces them exactly, which gives the crop box back.
+    size = 32
+    coords = np.arange(size, dtype=np.float32) / (size - 1)
+    image = np.stack(np.meshgrid(coords, coords, indexing="ij"), -1)  # [32, 32, 2]
+    op = _jit(random_resized_crop, scale=(0.25, 0.6), ratio=(0.5, 2.0))
+    rows = np.arange(4, size - 4)
+    areas = []
+    for seed in range(12):
+        out = np.asarray(op(jax.random.key(seed), image)) * (size - 1)
+        # y_in = top + (r + 0.5) * h / H - 0.5 on the output's interior rows.
+        slope_y, icpt_y = np.polyfit(rows, out[4:-4, size // 2, 0], 1)
+        slope_x, icpt_x = np.polyfit(rows, out[size // 2, 4:-4, 1], 1)
+        crop_h, crop_w = slope_y * size, slope_x * size
+        top, left = icpt_y - 0.5 * slope_y + 0.5, icpt_x - 0.5 * slope_x + 0.5
+        assert 0.25 - 1e-3 <= crop_h * crop_w / size**2 <= 0.6 + 1e-3
+        assert 0.5 - 1e-3 <= crop_w / crop_h <= 2.0 + 1e-3
+        assert -1e-3 <= top and top + crop_h <= size + 1e-3
+        assert -1e-3 <= left and left + crop_w <= size + 1e-3
+        areas.append(crop_h * crop_w)
+    assert np.ptp(areas) > 0.1 * size**2  # The area does vary with the key.
+
+
+def test_crop_and_resize_matches_integer_upsampling():
+    # Box [2, 6) x [4, 8) of a 8 x 8 image, upsampled 2x: output pixel centres
+    # fall at input coordinates top - 0.25 + 0.5 * r: scipy's bilinear
+    # interpolation (the edge-renormalised kernel equals "nearest" extension).
+    image = _image(18, (8, 8, 1))
+    out = np.asarray(jax.jit(crop_and_resize)(image, 2.0, 4.0, 4.0, 4.0))
+    y = 2.0 + (np.arange(8) + 0.5) / 2.0 - 0.5
+    x = 4.0 + (np.arange(8) + 0.5) / 2.0 - 0.5
+    img = np.asarray(image)[..., 0]
+    want = ndimage.map_coordinates(
+        img, np.meshgrid(y, x, indexing="ij"), order=1, mode="nearest"
+    )
+    np.testing.assert_allclose(out[..., 0], want, rtol=1e-5, atol=1e-6)
+
+
+def test_colour_adjustments_match_references():
+    image = _image(19)
+    x = np.float64(image)
+    gray = x @ np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, as torchvision.
+    np.testing.assert_allclose(rgb_to_grayscale(image)[..., 0], gray, rtol=1e-6)
+    np.testing.assert_allclose(
+        adjust_brightness(image, 1.3), np.clip(1.3 * x, 0, 1), rtol=1e-6, atol=1e-7
+    )
+    want = np.clip(0.6 * x + 0.4 * gray.mean(), 0, 1)
+    np.testing.assert_allclose(adjust_contrast(image, 0.6), want, rtol=1e-6, atol=1e-6)
+    want = np.clip(1.7 * x + (1 - 1.7) * gray[..., None], 0, 1)
+    np.testing.assert_allclose(
+        adjust_saturation(image, 1.7), want, rtol=1e-6, atol=1e-6
+    )
+    for delta in (0.2, -0.45):
+        want = np.array(
+            [
+                [
+                    colorsys.hsv_to_rgb((h + delta) % 1.0, s, v)
+                    for h, s, v in (colorsys.rgb_to_hsv(*pixel) for pixel in row)
+                ]
+                for row in x
+            ]
+        )
+        np.testing.assert_allclose(_jit(adjust_hue)(image, delta), want, atol=2e-6)
+
+
+def test_random_colour_ops_sample_within_their_range():
+    image = _image(20) * 0.5  # Brightness up to 1.5x does not clip.
+    rngs = jax.random.split(jax.random.key(21), 64)
+    bright = jax.jit(jax.vmap(functools.partial(random_brightness, strength=0.4)))
+    ratios = np.asarray(bright(rngs, jnp.broadcast_to(image, (64, *SHAPE))))
+    ratios = ratios / np.asarray(image)[None]
+    per_image = ratios.reshape(64, -1)
+    one_factor = np.broadcast_to(per_image[:, :1], per_image.shape)
+    np.testing.assert_allclose(per_image, one_factor, rtol=1e-5)
+    assert 0.6 <= per_image.min() and per_image.max() <= 1.4
+    assert per_image.min() < 0.7 and per_image.max() > 1.3  # Spread over the range.
+    hue_fn = _jit(random_hue, max_delta=0.1)
+    h0 = np.array([colorsys.rgb_to_hsv(*p)[0] for p in np.float64(image[0])])
+    for seed in range(4):
+        out = np.float64(hue_fn(jax.random.key(seed), image))
+        h1 = np.array([colorsys.rgb_to_hsv(*p)[0] for p in out[0]])
+        shift = (h1 - h0 + 0.5) % 1.0 - 0.5
+        np.testing.assert_allclose(shift, shift[0], atol=1e-4)  # One shift...
+        assert abs(shift[0]) <= 0.1 + 1e-4  # ... within max_delta.
+
+
+def test_grayscale_and_color_jitter():
+    image = _image(22)
+    outs = [
+        np.asarray(random_grayscale(jax.random.key(seed), image, prob=0.5))
+        for seed in range(8)
+    ]
+    gray = np.asarray(jnp.broadcast_to(rgb_to_grayscale(image), SHAPE))
+    converted = [np.allclose(out, gray) for out in outs]
+    kept = [np.array_equal(out, image) for out in outs]
+    assert all(c != k for c, k in zip(converted, kept, strict=True))
+    assert any(converted) and any(kept)
+    # Saturation 0 jitter on a grey image is brightness/contrast only.
+    grey = image[..., :1]
+    jitter = _jit(color_jitter, saturation=0.0, hue=0.0, prob=1.0)
+    out = jitter(jax.random.key(23), grey)
+    chex.assert_shape(out, grey.shape)
+    assert not np.allclose(out, grey)
+    # Pure hue jitter keeps value (max channel) and saturation.
+    out = _jit(color_jitter, brightness=0, contrast=0, saturation=0, prob=1.0)(
+        jax.random.key(24), image
+    )
+    np.testing.assert_allclose(out.max(-1), image.max(-1), atol=1e-6)
+
+
+def test_gaussian_blur_matches_scipy():
+    image = _image(25, (9, 11, 2))
+    for sigma, size in ((0.8, 3), (1.5, 5)):
+        got = _jit(apply_gaussian_blur, kernel_size=size)(image, sigma)
+        taps = np.arange(size) - size // 2
+        kernel = np.exp(-0.5 * (taps / sigma) ** 2)
+        kernel /= kernel.sum()
+        # numpy's "reflect" padding is scipy's "mirror" mode.
+        want = ndimage.correlate1d(np.float64(image), kernel, axis=0, mode="mirror")
+        want = ndimage.correlate1d(want, kernel, axis=1, mode="mirror")
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # The random op draws sigma from its range: a point range is that sigma.
+    got = _jit(gaussian_blur, sigma=(1.5, 1.5), kernel_size=5, prob=1.0)(
+        jax.random.key(26), image
+    )
+    want = _jit(apply_gaussian_blur, kernel_size=5)(image, 1.5)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert default_blur_kernel_size(28, 28) == 3
+    assert default_blur_kernel_size(224, 224) == 23  # SimCLR: 10% of the side.
+
+
+def test_colour_op_errors():
+    grey, rng = _image(27, (6, 6, 1)), jax.random.key(0)
+    with pytest.raises(ValueError, match=r"RGB images \[H, W, 3\]"):
+        random_saturation(rng, grey, strength=0.5)
+    with pytest.raises(ValueError, match="color_jitter with saturation or hue"):
+        color_jitter(rng, grey)
+    with pytest.raises(ValueError, match=r"RGB images.*\(6, 6, 2\)"):
+        random_grayscale(rng, _image(0, (6, 6, 2)))
+    with pytest.raises(ValueError, match="kernel_size=13 is too large"):
+        apply_gaussian_blur(grey, 1.0, kernel_size=13)
+    with pytest.raises(ValueError, match=r"max_delta must be a number in \[0, 0.5\]"):
+        random_hue(rng, _image(), max_delta=0.6)
+
+
+def test_simclr_pipeline():
+    spec = (
+        "resized_crop(scale=(0.2, 1.0), ratio=(0.75, 1.333))|flip"
+        "|color_jitter(brightness=0.8, contrast=0.8, saturation=0.8, hue=0.2)"
+        "|grayscale(prob=0.2)|blur(sigma=(0.1, 2.0), kernel_size=3, prob=0.5)"
+    )
+    augment_fn = jax.jit(make_augment_fn(spec))
+    images = jnp.stack([_image(seed) for seed in range(4)])
+    view1 = augment_fn(jax.random.key(1), images)
+    view2 = augment_fn(jax.random.key(2), images)
+    chex.assert_shape(view1, images.shape)
+    assert float(view1.min()) >= 0.0 and float(view1.max()) <= 1.0
+    assert not np.allclose(view1, view2)
+    np.testing.assert_array_equal(augment_fn(jax.random.key(1), images), view1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("resized_crop(scale=(0.5, 0.2))", r"scale must be a pair \(a, b\)"),
+        ("resized_crop(scale=(0.0, 1.0))", "positive area fraction"),
+        ("resized_crop(ratio=1.0)", r"ratio must be a pair"),
+        ("blur(kernel_size=4)", "odd int >= 1"),
+        ("blur(sigma=(-1, 1))", r"sigma must be a pair"),
+        ("hue(max_delta=0.7)", r"\[0, 0.5\]"),
+        ("color_jitter(hue=1)", r"hue must be a number in \[0, 0.5\]"),
+        ("color_jitter(prob=2)", r"prob must be a number in \[0, 1\]"),
+        ("brightness", "needs strength"),
+        ("grayscale(p=0.2)", "takes: prob"),
+    ],
+)
+def test_simclr_pipeline_errors(spec, match):
+    with pytest.raises(ValueError, match=match):
+        make_augment_fn(spec)
