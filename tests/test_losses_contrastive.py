@@ -39,11 +39,18 @@ def _vmap(fn, **kwargs):
 
 
 # Jitted losses for the value checks: one compile per shape instead of one per
-# eager primitive (eager mode is covered by the chex variants).
+# eager primitive (eager mode is covered by the chex variants). Temperatures
+# are traced, and the tests share a few shapes, so most calls hit the cache:
+# nt_xent [4, 8]; info_nce [4, 12] with a [4, 12] queue; cpc [2, 6, 4].
 _nt_xent = jax.jit(nt_xent)
 _info_nce = jax.jit(info_nce, static_argnames=("in_batch_negatives",))
 _cpc_loss = jax.jit(cpc_loss)
 _multiview_nce = jax.jit(multiview_nce, static_argnames=("pairs", "reduction"))
+_nt_xent_grad = _grad(nt_xent, argnums=(0, 1))
+_info_nce_grad = _grad(
+    lambda q, k, n: info_nce(q, k, negatives=n, temperature=0.2), argnums=(0, 1, 2)
+)
+_cpc_grad = _grad(cpc_loss, argnums=(0, 1))
 
 
 def _normal(seed, *shape, scale=1.0):
@@ -142,16 +149,19 @@ class NtXentTest(parameterized.TestCase):
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
 
     @parameterized.named_parameters(
-        ("odd", 5, 3, 0.5), ("cold", 6, 16, 0.05), ("one_pair", 1, 4, 0.1)
+        ("cold", 4, 8, 0.05),
+        ("default", 4, 8, 0.5),
+        ("odd", 5, 3, 0.3),
+        ("one_pair", 1, 4, 0.1),
     )
-    def test_matches_simclr_definition_shapes(self, n, dim, temperature):
+    def test_matches_simclr_definition_more(self, n, dim, temperature):
         z1, z2 = _normal(n, n, dim), _normal(n + 100, n, dim)
         got = _nt_xent(z1, z2, temperature=temperature)
         want = _np_nt_xent(z1, z2, temperature)
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
 
     def test_default_temperature_and_scale_invariance(self):
-        z1, z2 = _normal(0, 4, 6), _normal(1, 4, 6)
+        z1, z2 = _normal(0, 4, 8), _normal(1, 4, 8)
         np.testing.assert_allclose(
             _nt_xent(z1, z2), _np_nt_xent(z1, z2, 0.5), rtol=RTOL, atol=ATOL
         )
@@ -159,7 +169,7 @@ class NtXentTest(parameterized.TestCase):
             _nt_xent(3.0 * z1, 0.1 * z2), _nt_xent(z1, z2), rtol=RTOL, atol=ATOL
         )
 
-    def test_identical_orthogonal_rows(self):
+    def test_identical_views(self):
         # Identical views of mutually orthogonal rows: the positive has
         # similarity 1, the other 2N - 2 rows 0, so the loss is
         # log(1 + (2N - 2) exp(-1 / t)).
@@ -167,36 +177,31 @@ class NtXentTest(parameterized.TestCase):
         z = np.eye(n, 8, dtype=np.float32)
         want = math.log(1.0 + (2 * n - 2) * math.exp(-1.0 / t))
         np.testing.assert_allclose(_nt_xent(z, z, temperature=t), want, atol=ATOL_CONST)
-
-    def test_identical_views_beat_independent_views(self):
-        z1, z2 = _normal(2, 8, 16), _normal(3, 8, 16)
+        # Random rows: identical views score better than independent ones.
+        z1, z2 = _normal(2, 4, 8), _normal(3, 4, 8)
         self.assertLess(float(_nt_xent(z1, z1)), float(_nt_xent(z1, z2)))
 
     def test_orthogonal_views_and_large_temperature(self):
         # All 2N rows orthogonal: every similarity is 0 -> log(2N - 1).
-        n = 3
-        basis = np.eye(2 * n, dtype=np.float32)
-        got = _nt_xent(basis[:n], basis[n:], temperature=0.1)
-        np.testing.assert_allclose(got, math.log(2 * n - 1), atol=ATOL_CONST)
+        basis = np.eye(8, dtype=np.float32)
+        got = _nt_xent(basis[:4], basis[4:], temperature=0.1)
+        np.testing.assert_allclose(got, math.log(7), atol=ATOL_CONST)
         # Any inputs: as t grows, the softmax is uniform over 2N - 1 candidates.
-        z1, z2 = _normal(4, 5, 8), _normal(5, 5, 8)
+        z1, z2 = _normal(4, 4, 8), _normal(5, 4, 8)
         got = _nt_xent(z1, z2, temperature=1e6)
-        np.testing.assert_allclose(got, math.log(2 * 5 - 1), rtol=1e-5)
+        np.testing.assert_allclose(got, math.log(7), rtol=1e-5)
 
     def test_zero_vectors_give_finite_loss_and_grads(self):
-        z1 = np.zeros((4, 6), np.float32)
-        z2 = _normal(6, 4, 6)
+        zeros = np.zeros((4, 8), np.float32)
+        np.testing.assert_allclose(_nt_xent(zeros, zeros), math.log(7), atol=ATOL_CONST)
+        z2 = _normal(6, 4, 8)
         z2[1] = 0.0
-        loss = _nt_xent(z1, z2)
-        self.assertTrue(np.isfinite(float(loss)))
-        grads = _grad(nt_xent, argnums=(0, 1))(z1, z2)
-        chex.assert_tree_all_finite(grads)
-        zeros = np.zeros((3, 5), np.float32)
-        np.testing.assert_allclose(_nt_xent(zeros, zeros), math.log(5), atol=ATOL_CONST)
+        self.assertTrue(np.isfinite(float(_nt_xent(zeros, z2))))
+        chex.assert_tree_all_finite(_nt_xent_grad(zeros, z2))
 
     def test_grad_and_vmap(self):
         z1, z2 = _normal(7, 4, 8), _normal(8, 4, 8)
-        grads = _grad(nt_xent, argnums=(0, 1))(z1, z2)
+        grads = _nt_xent_grad(z1, z2)
         chex.assert_tree_all_finite(grads)
         # The loss is scale-invariant per row: gradients are orthogonal to rows.
         np.testing.assert_allclose(np.sum(grads[0] * z1, axis=1), 0.0, atol=1e-5)
@@ -209,7 +214,7 @@ class NtXentTest(parameterized.TestCase):
 
     def test_traced_temperature(self):
         z1, z2 = _normal(11, 4, 8), _normal(12, 4, 8)
-        got = jax.jit(nt_xent)(z1, z2, temperature=jnp.float32(0.3))
+        got = _nt_xent(z1, z2, temperature=jnp.float32(0.3))
         np.testing.assert_allclose(got, _np_nt_xent(z1, z2, 0.3), rtol=RTOL)
 
     def test_errors(self):
@@ -223,20 +228,18 @@ class NtXentTest(parameterized.TestCase):
 
 
 class NtXentLocalTest(parameterized.TestCase):
-    @parameterized.named_parameters(("two_shards", 2), ("four_shards", 4))
-    def test_shard_mean_is_global_loss(self, shards):
+    def test_shard_mean_is_global_loss(self):
         z1, z2 = _normal(13, 8, 5), _normal(14, 8, 5)
-        rows = 8 // shards
         local = jax.jit(functools.partial(nt_xent_local, temperature=0.3))
         per_shard = [
             local(
-                z1[s * rows : (s + 1) * rows],
-                z2[s * rows : (s + 1) * rows],
+                z1[s * 2 : (s + 1) * 2],
+                z2[s * 2 : (s + 1) * 2],
                 z1,
                 z2,
-                offset=jnp.int32(s * rows),  # Traced, as axis_index * n is.
+                offset=jnp.int32(s * 2),  # Traced, as axis_index * n is.
             )
-            for s in range(shards)
+            for s in range(4)
         ]
         want = _np_nt_xent(z1, z2, 0.3)
         np.testing.assert_allclose(np.mean(per_shard), want, rtol=RTOL, atol=ATOL)
@@ -257,7 +260,7 @@ class NtXentLocalTest(parameterized.TestCase):
 class InfoNceTest(parameterized.TestCase):
     @chex.variants(with_jit=True, without_jit=True)
     def test_matches_moco_definition(self):
-        queries, keys, queue = _normal(2, 4, 6), _normal(3, 4, 6), _normal(4, 10, 6)
+        queries, keys, queue = _normal(2, 4, 12), _normal(3, 4, 12), _normal(4, 4, 12)
         # MoCo Algorithm 1 exactly: the positive and the queue.
         moco = functools.partial(info_nce, temperature=0.07, in_batch_negatives=False)
         got = self.variant(moco)(queries, keys, negatives=queue)
@@ -267,9 +270,9 @@ class InfoNceTest(parameterized.TestCase):
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
 
     @parameterized.named_parameters(
-        ("queue", 4, 6, 10, 0.07), ("tiny_queue", 3, 5, 1, 0.2), ("odd", 5, 3, 7, 0.1)
+        ("queue", 4, 12, 4, 0.07), ("cold", 4, 12, 4, 0.02), ("odd", 5, 3, 7, 0.1)
     )
-    def test_matches_moco_definition_shapes(self, batch, dim, queue_size, temperature):
+    def test_matches_moco_definition_more(self, batch, dim, queue_size, temperature):
         queries, keys = _normal(batch, batch, dim), _normal(batch + 1, batch, dim)
         queue = _normal(batch + 2, queue_size, dim)
         got = _info_nce(
@@ -287,39 +290,38 @@ class InfoNceTest(parameterized.TestCase):
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
 
     def test_without_negatives_and_default_temperature(self):
-        queries, keys = _normal(20, 6, 4), _normal(21, 6, 4)
+        queries, keys = _normal(20, 4, 12), _normal(21, 4, 12)
         want = _np_moco(queries, keys, None, 0.1)
         np.testing.assert_allclose(_info_nce(queries, keys), want, rtol=RTOL, atol=ATOL)
 
     def test_edge_cases(self):
+        basis = np.eye(12, dtype=np.float32)
         # Orthogonal everything: uniform over B + M candidates.
-        basis = np.eye(8, dtype=np.float32)
-        got = _info_nce(basis[:3], basis[3:6], negatives=basis[6:], temperature=0.05)
-        np.testing.assert_allclose(got, math.log(3 + 2), atol=ATOL_CONST)
+        got = _info_nce(basis[:4], basis[4:8], negatives=basis[8:], temperature=0.05)
+        np.testing.assert_allclose(got, math.log(4 + 4), atol=ATOL_CONST)
         # Identical orthonormal views: log(1 + (B - 1 + M) exp(-1 / t)).
-        got = _info_nce(basis[:3], basis[:3], negatives=basis[3:7], temperature=0.5)
-        want = math.log(1.0 + (2 + 4) * math.exp(-2.0))
+        got = _info_nce(basis[:4], basis[:4], negatives=basis[4:8], temperature=0.5)
+        want = math.log(1.0 + (3 + 4) * math.exp(-2.0))
         np.testing.assert_allclose(got, want, atol=ATOL_CONST)
         # Large temperature on random inputs.
-        queries, keys = _normal(22, 4, 6), _normal(23, 4, 6)
-        got = _info_nce(queries, keys, negatives=_normal(24, 9, 6), temperature=1e6)
-        np.testing.assert_allclose(got, math.log(4 + 9), rtol=1e-5)
-        # Zero vectors: finite values and gradients.
-        zeros = np.zeros((4, 6), np.float32)
-        np.testing.assert_allclose(_info_nce(zeros, zeros), math.log(4), atol=1e-4)
-        grads = _grad(lambda q, k, n: _info_nce(q, k, negatives=n), argnums=(0, 1, 2))(
-            zeros, keys, zeros[:2]
+        queries, keys, queue = (
+            _normal(22, 4, 12),
+            _normal(23, 4, 12),
+            _normal(24, 4, 12),
         )
-        chex.assert_tree_all_finite(grads)
+        got = _info_nce(queries, keys, negatives=queue, temperature=1e6)
+        np.testing.assert_allclose(got, math.log(4 + 4), rtol=1e-5)
+        # Zero vectors: finite values and gradients.
+        zeros = np.zeros((4, 12), np.float32)
+        got = _info_nce(zeros, zeros, negatives=zeros, temperature=0.1)
+        np.testing.assert_allclose(got, math.log(8), atol=ATOL_CONST)
+        chex.assert_tree_all_finite(_info_nce_grad(zeros, keys, zeros))
 
     def test_grad_and_vmap(self):
-        queries, keys = _normal(25, 3, 4, 6), _normal(26, 3, 4, 6)
-        queue = _normal(27, 3, 5, 6)
+        queries, keys = _normal(25, 3, 4, 12), _normal(26, 3, 4, 12)
+        queue = _normal(27, 3, 4, 12)
+        chex.assert_tree_all_finite(_info_nce_grad(queries[0], keys[0], queue[0]))
         fn = functools.partial(info_nce, temperature=0.2)
-        grads = _grad(lambda q, k, n: fn(q, k, negatives=n), argnums=(0, 1, 2))(
-            queries[0], keys[0], queue[0]
-        )
-        chex.assert_tree_all_finite(grads)
         batched = _vmap(lambda q, k, n: fn(q, k, negatives=n))(queries, keys, queue)
         chex.assert_shape(batched, (3,))
         for p in range(3):
@@ -333,7 +335,7 @@ class InfoNceTest(parameterized.TestCase):
             local(queries[s * 2 : s * 2 + 2], keys, offset=s * 2, negatives=queue)
             for s in range(3)
         ]
-        want = _info_nce(queries, keys, negatives=queue, temperature=0.2)
+        want = _np_moco(queries, keys, queue, 0.2)
         np.testing.assert_allclose(np.mean(per_shard), want, rtol=RTOL, atol=ATOL)
 
     def test_errors(self):
@@ -354,61 +356,62 @@ class InfoNceTest(parameterized.TestCase):
 
 
 class CpcLossTest(parameterized.TestCase):
-    @parameterized.named_parameters(("one_step", (6, 5)), ("three_steps", (3, 6, 5)))
-    def test_matches_reference(self, shape):
-        predictions, targets = _normal(31, *shape), _normal(32, *shape)
-        got = _cpc_loss(predictions, targets)
-        chex.assert_shape(got, ())
-        steps = shape[:-2] or (1,)
-        mask = np.ones((*steps, shape[-2]))
-        want = _np_cpc(
-            predictions.reshape(-1, *shape[-2:]),
-            targets.reshape(-1, *shape[-2:]),
-            mask.reshape(-1, shape[-2]),
-            1.0,
-        )
-        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
-
     @chex.variants(with_jit=True, without_jit=True)
     def test_mask_removes_rows_and_negatives(self):
         predictions, targets = _normal(33, 2, 6, 4), _normal(34, 2, 6, 4)
         mask = np.array([[1, 1, 0, 1, 0, 1], [0, 1, 1, 1, 1, 1]], np.float32)
         fn = functools.partial(cpc_loss, temperature=0.5)
         got = self.variant(fn)(predictions, targets, mask=mask)
+        chex.assert_shape(got, ())
+        chex.assert_type(got, jnp.float32)
         want = _np_cpc(predictions, targets, mask, 0.5)
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
-        # Invalid rows may hold anything: NaN-free loss and gradients.
+        # Invalid rows may hold anything.
         wild = predictions.copy()
         wild[0, 2] = 1e3
         got_wild = self.variant(fn)(wild, targets, mask=mask)
         np.testing.assert_allclose(got_wild, want, rtol=RTOL, atol=ATOL)
 
-    def test_edge_cases_and_grads(self):
-        # Perfect, well-separated predictions: the loss goes to 0.
-        targets = 10.0 * np.eye(5, dtype=np.float32)
-        self.assertLess(float(_cpc_loss(targets, targets)), 1e-6)
-        # Large temperature: uniform over the N targets.
-        predictions, targets = _normal(35, 5, 3), _normal(36, 5, 3)
-        got = _cpc_loss(predictions, targets, temperature=1e6)
-        np.testing.assert_allclose(got, math.log(5), rtol=1e-5)
-        # All-masked: zero loss and zero (finite) gradients.
-        mask = np.zeros((5,), np.float32)
-        self.assertEqual(float(_cpc_loss(predictions, targets, mask=mask)), 0.0)
-        grads = _grad(lambda p, t: _cpc_loss(p, t, mask=mask), argnums=(0, 1))(
-            predictions, targets
+    @parameterized.named_parameters(("one_step", (6, 4)), ("two_steps", (2, 6, 4)))
+    def test_matches_reference_without_mask(self, shape):
+        predictions, targets = _normal(31, *shape), _normal(32, *shape)
+        got = _cpc_loss(predictions, targets)
+        steps = predictions.reshape(-1, 6, 4).shape[0]
+        want = _np_cpc(
+            predictions.reshape(steps, 6, 4),
+            targets.reshape(steps, 6, 4),
+            np.ones((steps, 6)),
+            1.0,
         )
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+    def test_edge_cases_and_grads(self):
+        predictions, targets = _normal(35, 2, 6, 4), _normal(36, 2, 6, 4)
+        ones = np.ones((2, 6), np.float32)
+        # Perfect, well-separated predictions: the loss goes to 0.
+        separated = np.broadcast_to(10.0 * np.eye(6, 4, dtype=np.float32), (2, 6, 4))
+        separated = separated.copy()
+        separated[:, 4:] = 0.0  # Rows 4 and 5 masked out below.
+        mask = np.array([[1, 1, 1, 1, 0, 0]] * 2, np.float32)
+        self.assertLess(float(_cpc_loss(separated, separated, mask=mask)), 1e-6)
+        # Large temperature: uniform over the N targets.
+        got = _cpc_loss(predictions, targets, mask=ones, temperature=1e6)
+        np.testing.assert_allclose(got, math.log(6), rtol=1e-5)
+        # All-masked: zero loss and zero (finite) gradients.
+        zeros = np.zeros((2, 6), np.float32)
+        self.assertEqual(float(_cpc_loss(predictions, targets, mask=zeros)), 0.0)
+        grads = _cpc_grad(predictions, targets, mask=zeros)
         chex.assert_tree_all_finite(grads)
         np.testing.assert_array_equal(grads[0], 0.0)
-        grads = _grad(cpc_loss, argnums=(0, 1))(predictions, targets)
-        chex.assert_tree_all_finite(grads)
+        chex.assert_tree_all_finite(_cpc_grad(predictions, targets, mask=ones))
 
     def test_vmap(self):
-        predictions, targets = _normal(37, 3, 4, 6), _normal(38, 3, 4, 6)
+        predictions, targets = _normal(37, 3, 6, 4), _normal(38, 3, 6, 4)
         batched = _vmap(cpc_loss)(predictions, targets)
         chex.assert_shape(batched, (3,))
         for p in range(3):
             want = _np_cpc(
-                predictions[p : p + 1], targets[p : p + 1], np.ones((1, 4)), 1
+                predictions[p : p + 1], targets[p : p + 1], np.ones((1, 6)), 1.0
             )
             np.testing.assert_allclose(batched[p], want, rtol=RTOL, atol=ATOL)
 
@@ -430,7 +433,7 @@ class CpcLossTest(parameterized.TestCase):
 class MultiviewNceTest(parameterized.TestCase):
     @chex.variants(with_jit=True, without_jit=True)
     def test_matches_pairwise_reference_eager_and_jit(self):
-        views = _normal(40, 3, 5, 6)
+        views = _normal(40, 3, 4, 6)
         got = self.variant(multiview_nce)(views)
         chex.assert_shape(got, ())
         chex.assert_type(got, jnp.float32)
@@ -441,30 +444,27 @@ class MultiviewNceTest(parameterized.TestCase):
         (3, "full", "sum"), (3, "core", "mean"), (4, "full", "mean"), (4, "core", "sum")
     )
     def test_matches_pairwise_reference(self, num_views, pairs, reduction):
-        views = _normal(40 + num_views, num_views, 5, 6)
+        views = _normal(40 + num_views, num_views, 4, 6)
         got = _multiview_nce(views, temperature=0.2, pairs=pairs, reduction=reduction)
         want = _np_multiview(views, 0.2, pairs, reduction)
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
 
     def test_two_views_is_symmetric_info_nce(self):
-        a, b = _normal(50, 4, 6), _normal(51, 4, 6)
+        a, b = _normal(50, 4, 12), _normal(51, 4, 12)
         want = _info_nce(a, b) + _info_nce(b, a)
         got = _multiview_nce([a, b], reduction="sum")
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
-        np.testing.assert_allclose(
-            _multiview_nce(np.stack([a, b])), want / 2, rtol=RTOL
-        )
 
     def test_edge_cases_grad_and_vmap(self):
-        views = np.zeros((3, 4, 5), np.float32)
-        np.testing.assert_allclose(_multiview_nce(views), math.log(4), atol=ATOL_CONST)
-        got = _multiview_nce(_normal(52, 3, 4, 5), temperature=1e6)
+        zeros = np.zeros((3, 4, 6), np.float32)
+        np.testing.assert_allclose(_multiview_nce(zeros), math.log(4), atol=ATOL_CONST)
+        views = _normal(52, 3, 4, 6)
+        got = _multiview_nce(views, temperature=1e6)
         np.testing.assert_allclose(got, math.log(4), rtol=1e-5)
-        views = _normal(53, 3, 4, 5)
-        grads = _grad(multiview_nce)(views)
-        chex.assert_tree_all_finite(grads)
-        chex.assert_tree_all_finite(_grad(multiview_nce)(np.zeros((3, 4, 5))))
-        stacked = _normal(54, 2, 3, 4, 5)
+        grad = _grad(multiview_nce)
+        chex.assert_tree_all_finite(grad(views))
+        chex.assert_tree_all_finite(grad(zeros))
+        stacked = _normal(54, 2, 3, 4, 6)
         batched = _vmap(multiview_nce)(stacked)
         chex.assert_shape(batched, (2,))
         for p in range(2):
