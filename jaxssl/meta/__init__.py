@@ -1,4 +1,4 @@
-"""Meta-learning: MAML-family inner loops and few-shot episode construction."""
+"""Meta-learning: MAML-family inner loops, a learned update rule, episodes."""
 
 from jaxssl.meta.episodes import (
     ClassSplit,
@@ -9,6 +9,11 @@ from jaxssl.meta.episodes import (
     sample_episodes,
     sample_sinusoid_tasks,
     split_classes,
+)
+from jaxssl.meta.learned_update import (
+    meta_lstm_adapt,
+    meta_lstm_init,
+    meta_lstm_loss,
 )
 from jaxssl.meta.maml import (
     maml_adapt,
@@ -25,6 +30,9 @@ __all__ = [
     "make_episode_data",
     "maml_adapt",
     "maml_loss",
+    "meta_lstm_adapt",
+    "meta_lstm_init",
+    "meta_lstm_loss",
     "meta_sgd_adapt",
     "meta_sgd_init",
     "meta_sgd_loss",
