@@ -17,6 +17,7 @@ import numpy as np
 from absl.testing import parameterized
 
 from jaxssl.losses import (
+    byol_loss,
     cpc_loss,
     info_nce,
     info_nce_local,
@@ -51,6 +52,7 @@ _info_nce_grad = _grad(
     lambda q, k, n: info_nce(q, k, negatives=n, temperature=0.2), argnums=(0, 1, 2)
 )
 _cpc_grad = _grad(cpc_loss, argnums=(0, 1))
+_byol_loss = jax.jit(byol_loss)
 
 
 def _normal(seed, *shape, scale=1.0):
@@ -481,3 +483,57 @@ class MultiviewNceTest(parameterized.TestCase):
             multiview_nce(z[:1])
         with self.assertRaisesRegex(ValueError, "share one shape"):
             multiview_nce([z[0], z[1, :3]])
+
+
+# ---------------------------------------------------------------- byol_loss
+
+
+def _np_byol(predictions, targets):
+    losses = []
+    for p, z in zip(np.float64(predictions), np.float64(targets), strict=True):
+        losses.append(np.sum((_np_unit(p) - _np_unit(z)) ** 2))
+    return float(np.mean(losses))
+
+
+class ByolLossTest(parameterized.TestCase):
+    @chex.variants(with_jit=True, without_jit=True)
+    def test_matches_reference(self):
+        predictions, targets = _normal(60, 4, 8), _normal(61, 4, 8)
+        got = self.variant(byol_loss)(predictions, targets)
+        chex.assert_shape(got, ())
+        chex.assert_type(got, jnp.float32)
+        want = _np_byol(predictions, targets)
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+    def test_edge_cases(self):
+        z = _normal(62, 4, 8)
+        basis = np.eye(8, dtype=np.float32)
+        for predictions, targets, want in (
+            (3.0 * z, z, 0.0),  # Same directions.
+            (-z, z, 4.0),  # Opposite.
+            (basis[:4], basis[4:], 2.0),  # Orthogonal.
+            (np.zeros_like(z), z, 2.0),  # A zero prediction has cosine 0.
+        ):
+            got = _byol_loss(predictions, targets)
+            np.testing.assert_allclose(got, want, atol=ATOL_CONST)
+
+    def test_grads_stop_at_targets_and_vmap(self):
+        predictions, targets = _normal(63, 4, 8), _normal(64, 4, 8)
+        grads = _grad(byol_loss, argnums=(0, 1))(predictions, targets)
+        chex.assert_tree_all_finite(grads)
+        np.testing.assert_array_equal(grads[1], 0.0)  # stop_gradient on targets.
+        self.assertGreater(float(np.abs(grads[0]).max()), 0.0)
+        zeros = np.zeros((4, 8), np.float32)
+        chex.assert_tree_all_finite(_grad(byol_loss)(zeros, zeros))
+        batched_p, batched_t = _normal(65, 3, 4, 8), _normal(66, 3, 4, 8)
+        batched = _vmap(byol_loss)(batched_p, batched_t)
+        for p in range(3):
+            want = _np_byol(batched_p[p], batched_t[p])
+            np.testing.assert_allclose(batched[p], want, rtol=RTOL, atol=ATOL)
+
+    def test_errors(self):
+        z = np.zeros((4, 6), np.float32)
+        with self.assertRaisesRegex(ValueError, "same shape"):
+            byol_loss(z, z[:3])
+        with self.assertRaisesRegex(ValueError, r"predictions must be \[batch, dim\]"):
+            byol_loss(z[0], z[0])

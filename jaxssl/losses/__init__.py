@@ -7,6 +7,7 @@ from jaxssl.losses.autoencoder import (
     sparse_kl_penalty,
 )
 from jaxssl.losses.contrastive import (
+    byol_loss,
     cpc_loss,
     info_nce,
     info_nce_local,
@@ -20,6 +21,7 @@ from jaxssl.losses.vae import elbo, gaussian_kl, iwae_bound
 
 __all__ = [
     "bernoulli_nll",
+    "byol_loss",
     "contractive_penalty",
     "contractive_penalty_jacrev",
     "cpc_loss",

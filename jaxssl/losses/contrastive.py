@@ -1,4 +1,4 @@
-"""Contrastive objectives: InfoNCE, NT-Xent (SimCLR), CPC and multiview (CMC).
+"""Contrastive objectives: InfoNCE, NT-Xent (SimCLR), CPC, multiview (CMC), BYOL.
 
 Every function is pure (arrays in, a float32 scalar out) and works under
 ``jax.jit``, ``jax.vmap`` and ``jax.grad``. None of them knows about devices:
@@ -457,3 +457,42 @@ def multiview_nce(
     if reduction == "sum":
         return total
     return total / float(weights.sum())
+
+
+def byol_loss(predictions: ArrayLike, targets: ArrayLike) -> jax.Array:
+    """Compute BYOL's normalised regression loss, ``2 - 2 cos(p, z)``, row mean.
+
+    ``|| p / |p| - z / |z| ||^2`` per row, averaged: the negative-free
+    objective of BYOL and SimSiam. ``targets`` pass through
+    ``jax.lax.stop_gradient``: both methods treat the target branch as a
+    constant (BYOL's comes from EMA weights; SimSiam's stop-gradient is what
+    prevents collapse). Symmetrising over the two views is the method's job.
+
+    Args:
+      predictions: [B, D] online-branch predictor outputs.
+      targets: [B, D] target-branch projections of the other view.
+
+    Returns:
+      Scalar float32 in [0, 4]; 0 when every prediction points along its
+      target.
+
+    Raises:
+      ValueError: if the shapes differ or are not [B, D].
+
+    References:
+      Grill et al., "Bootstrap Your Own Latent" (NeurIPS 2020),
+      https://arxiv.org/abs/2006.07733 (eq. 2)
+      Chen & He, "Exploring Simple Siamese Representation Learning" (CVPR
+      2021), https://arxiv.org/abs/2011.10566
+    """
+    predictions = jnp.asarray(predictions, jnp.float32)
+    targets = jnp.asarray(targets, jnp.float32)
+    _check_rows("byol_loss", predictions=predictions, targets=targets)
+    if predictions.shape != targets.shape:
+        raise ValueError(
+            f"byol_loss: predictions {predictions.shape} and targets "
+            f"{targets.shape} must have the same shape [batch, dim]"
+        )
+    targets = l2_normalize(jax.lax.stop_gradient(targets))
+    cosine = jnp.sum(l2_normalize(predictions) * targets, axis=1)  # [B]
+    return jnp.mean(2.0 - 2.0 * cosine)
