@@ -1,5 +1,11 @@
 """Regenerate the README's results section from ``benchmarks/results/*.jsonl``.
 
+One compact table per family (per method where a family's methods report
+different metrics): a row per (method, dataset, setting, device), a column per
+metric, the newest record of each. Timing details that only make sense next
+to their record (CPU seconds, first-call compile time) stay in the jsonl
+files.
+
 Run: python -m benchmarks.make_tables
 """
 
@@ -12,6 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
+# Metrics left out of the README (still in the jsonl records).
+HIDDEN_PREFIXES = ("cpu_s_", "jax_first_call_s", "recompiles_on_second_call")
+HIDDEN_SUFFIXES = ("_over_seeds",)
+DATASET_NAMES = {"idx:/usr/share/datasets/fashion-mnist": "fashion_mnist (idx)"}
+
 
 def _fmt(value) -> str:
     if isinstance(value, float):
@@ -20,31 +31,87 @@ def _fmt(value) -> str:
 
 
 def _latest(records: list[dict]) -> list[dict]:
-    """Keep the newest record per (method, dataset, setting, metric)."""
+    """Keep the newest record per (method, dataset, setting, metric, device)."""
     latest: dict[tuple, dict] = {}
     for rec in records:
-        key = (rec["method"], rec["dataset"], rec.get("setting", ""), rec["metric"])
+        key = (
+            rec["method"],
+            rec["dataset"],
+            rec.get("setting", ""),
+            rec["metric"],
+            rec.get("device", ""),
+        )
         latest[key] = rec
     return list(latest.values())
+
+
+def _group(family: str, rec: dict) -> str:
+    """Records reported in the same table."""
+    if family == "classical":
+        return rec["method"]
+    if family == "autoencoders":
+        return "vae" if rec["method"] == "vae" else "autoencoders"
+    return family
+
+
+def _shown(metric: str) -> bool:
+    return not metric.startswith(HIDDEN_PREFIXES) and not metric.endswith(
+        HIDDEN_SUFFIXES
+    )
+
+
+def _short_device(device: str) -> str:
+    """'1x gpu:NVIDIA H100 80GB HBM3 (host ..., jax 0.11.2)' -> compact form."""
+    name, _, host = device.partition(" (")
+    jax_version = host.rsplit("jax ", 1)[-1].rstrip(")") if "jax " in host else ""
+    cores = next((p for p in host.split(", ") if p.endswith("cores")), "")
+    extra = ", ".join(x for x in (cores, f"jax {jax_version}" if jax_version else ""))
+    return f"{name} ({extra})" if extra else name
+
+
+def pivot(records: list[dict], title: str) -> str:
+    metrics: list[str] = []
+    rows: dict[tuple, dict] = {}
+    for rec in records:
+        if not _shown(rec["metric"]):
+            continue
+        if rec["metric"] not in metrics:
+            metrics.append(rec["metric"])
+        key = (
+            rec["method"],
+            DATASET_NAMES.get(rec["dataset"], rec["dataset"]),
+            rec.get("setting", ""),
+            _short_device(rec.get("device", "")),
+        )
+        row = rows.setdefault(key, {"date": rec.get("date", "")})
+        value = _fmt(rec["value"])
+        if rec.get("std") is not None:
+            value += f" ± {_fmt(rec['std'])}"
+            if rec.get("seeds"):
+                value += f" ({len(rec['seeds'])} seeds)"
+        row[rec["metric"]] = value
+        row["date"] = max(row["date"], rec.get("date", ""))
+    head = ["method", "dataset", "setting", *metrics, "device", "date"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "| " + " | ".join("---" for _ in head) + " |",
+    ]
+    for (method, dataset, setting, device), row in rows.items():
+        cells = [method, dataset, setting]
+        cells += [row.get(m, "") for m in metrics]
+        cells += [device, row["date"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return f"#### {title}\n\n" + "\n".join(lines) + "\n"
 
 
 def table(family: str) -> str:
     path = RESULTS / f"{family}.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines() if line]
-    rows = [
-        "| method | dataset | setting | metric | value | device | date |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    groups: dict[str, list[dict]] = {}
     for rec in _latest(records):
-        value = _fmt(rec["value"])
-        if rec.get("std") is not None:
-            value += f" ± {_fmt(rec['std'])}"
-        rows.append(
-            f"| {rec['method']} | {rec['dataset']} | {rec.get('setting', '')} | "
-            f"{rec['metric']} | {value} | {rec.get('device', '')} | "
-            f"{rec.get('date', '')} |"
-        )
-    return f"### {family}\n\n" + "\n".join(rows) + "\n"
+        groups.setdefault(_group(family, rec), []).append(rec)
+    parts = [pivot(recs, name) for name, recs in groups.items()]
+    return f"### {family}\n\n" + "\n".join(parts)
 
 
 def render() -> str:
