@@ -21,9 +21,11 @@ from jax.sharding import PartitionSpec as P
 from jaxssl.losses import info_nce, nt_xent
 from jaxssl.methods.contrastive_common import (
     bound_axis_name,
+    fifo_enqueue,
     gather_rows,
     global_info_nce,
     global_nt_xent,
+    queue_in_order,
 )
 from jaxssl.parallel import AXIS, make_data_parallel, make_mesh
 
@@ -155,3 +157,67 @@ def test_global_info_nce_shape_error():
     z = jnp.zeros((4, 3))
     with pytest.raises(ValueError, match="same shape"):
         global_info_nce(z, z[:2])
+
+
+# --------------------------------------------------------------- MoCo queue
+
+
+def _key_batches(steps, batch, dim=3, seed=7):
+    rs = np.random.default_rng(seed)
+    return rs.normal(size=(steps, batch, dim)).astype(np.float32)
+
+
+def test_queue_holds_the_last_keys_in_order():
+    size, batch, steps = 12, 4, 5
+    keys = _key_batches(steps, batch)
+    initial = np.full((size, 3), -1.0, np.float32)
+
+    @jax.jit
+    def run(queue, keys):
+        def step(carry, batch_keys):
+            return fifo_enqueue(*carry, batch_keys), None
+
+        (queue, pointer), _ = jax.lax.scan(step, (queue, jnp.int32(0)), keys)
+        return queue_in_order(queue, pointer)
+
+    all_keys = keys.reshape(-1, 3)
+    # After 2 steps: the 4 untouched initial rows, then the 8 keys in order.
+    np.testing.assert_array_equal(
+        run(initial, keys[:2]), np.concatenate([initial[:4], all_keys[:8]])
+    )
+    # After 5 steps (20 keys): exactly the last 12, oldest first.
+    np.testing.assert_array_equal(run(initial, keys), all_keys[-size:])
+
+
+def test_queue_holds_the_global_batch_on_every_device():
+    size, steps = 32, 3
+    keys = _key_batches(steps, BATCH // 2)  # 16 keys per step, 2 per device.
+    mesh = make_mesh(DEVICES)
+
+    def per_device(queue, keys):  # keys: [steps, 2, 3] on each device.
+        pointer = jnp.int32(0)
+        for step in range(steps):
+            queue, pointer = fifo_enqueue(
+                queue, pointer, keys[step], axis_name=bound_axis_name()
+            )
+        return queue_in_order(queue, pointer)[None]
+
+    queues = jax.jit(
+        jax.shard_map(
+            per_device,
+            mesh=mesh,
+            in_specs=(P(), P(None, AXIS)),
+            out_specs=P(AXIS),
+        )
+    )(jnp.zeros((size, 3)), keys)
+    chex.assert_shape(queues, (DEVICES, size, 3))
+    want = keys.reshape(-1, 3)[-size:]  # The global batches, device 0's rows first.
+    for device in range(DEVICES):
+        np.testing.assert_array_equal(queues[device], want)
+
+
+def test_queue_errors():
+    with pytest.raises(ValueError, match="multiple of the global batch 5"):
+        fifo_enqueue(jnp.zeros((12, 3)), 0, jnp.zeros((5, 3)))
+    with pytest.raises(ValueError, match="must share D"):
+        fifo_enqueue(jnp.zeros((12, 3)), 0, jnp.zeros((4, 2)))

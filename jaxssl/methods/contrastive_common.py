@@ -1,4 +1,4 @@
-"""Global-batch contrastive losses under per-device code (pmap, shard_map).
+"""Global-batch contrastive losses and MoCo's queue under per-device code.
 
 SimCLR and MoCo draw their negatives from the whole global batch, not just
 the examples one device holds. How that happens depends on how the step is
@@ -18,6 +18,9 @@ parallelised (see ``jaxssl.parallel``):
   other devices' gradient contributions back onto each device's rows), which
   is exactly the ``lax.pmean`` that ``DataParallel.reduce`` applies under
   pmap.
+
+:func:`fifo_enqueue` keeps MoCo's queue of negatives as a ring buffer and
+writes the gathered global batch of keys, so the replicated queues agree.
 
 The losses stay free of ``axis_name`` (the purity rule for ``jaxssl.losses``);
 the collectives live here.
@@ -157,3 +160,61 @@ def global_info_nce(
         negatives=negatives,
         in_batch_negatives=in_batch_negatives,
     )
+
+
+def fifo_enqueue(
+    queue: ArrayLike,
+    pointer: ArrayLike,
+    keys: ArrayLike,
+    *,
+    axis_name: str | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """Write the global batch's keys into a ring-buffer queue (MoCo).
+
+    The keys of every device are gathered first (device 0's rows first), so
+    every device writes the same global batch and replicated queues stay
+    identical: MoCo's queue must hold the global batch's keys, not one
+    device's. Gradients do not flow into the queue.
+
+    Args:
+      queue: [K, D] the queue (MoCo initialises it with random unit rows).
+      pointer: int32 scalar, the slot the next batch is written to.
+      keys: [b, D] this device's keys (the global batch under ``jax.jit``).
+      axis_name: the mapped device axis, or None.
+
+    Returns:
+      ``(queue, pointer)``: rows ``pointer .. pointer + B`` replaced by the B
+      global keys, and ``(pointer + B) % K``. :func:`queue_in_order` reads
+      the queue oldest first.
+
+    Raises:
+      ValueError: if K is not a multiple of the global batch B (MoCo's
+        assumption, which keeps every write contiguous) or the dims differ.
+
+    References:
+      He et al., "Momentum Contrast for Unsupervised Visual Representation
+      Learning" (CVPR 2020), https://arxiv.org/abs/1911.05722 (Algorithm 1)
+    """
+    queue = jnp.asarray(queue)
+    keys = gather_rows(jax.lax.stop_gradient(jnp.asarray(keys)), axis_name)
+    if queue.ndim != 2 or keys.ndim != 2 or queue.shape[1] != keys.shape[1]:
+        raise ValueError(
+            f"fifo_enqueue: queue [K, D] and keys [B, D] must share D, got queue "
+            f"{queue.shape} and (global) keys {keys.shape}"
+        )
+    size, batch = queue.shape[0], keys.shape[0]
+    if size % batch:
+        raise ValueError(
+            f"fifo_enqueue: the queue size {size} must be a multiple of the global "
+            f"batch {batch}"
+        )
+    pointer = jnp.asarray(pointer, jnp.int32)
+    queue = jax.lax.dynamic_update_slice_in_dim(
+        queue, keys.astype(queue.dtype), pointer, axis=0
+    )
+    return queue, (pointer + batch) % size
+
+
+def queue_in_order(queue: ArrayLike, pointer: ArrayLike) -> jax.Array:
+    """The rows of a :func:`fifo_enqueue` queue, oldest first: [K, D]."""
+    return jnp.roll(jnp.asarray(queue), -jnp.asarray(pointer, jnp.int32), axis=0)
