@@ -15,10 +15,13 @@ import pytest
 
 from jaxssl.data.pretext import (
     assemble_tiles,
+    colorization_batch,
     cut_tiles,
     jigsaw_batch,
     jigsaw_permutations,
+    lab_to_rgb,
     random_rotation_batch,
+    rgb_to_lab,
     rotate90,
     rotation_batch,
 )
@@ -196,3 +199,47 @@ def test_jigsaw_errors():
         cut_tiles(np.zeros((1, 2, 2, 1), np.float32), grid=3)
     with pytest.raises(ValueError, match=r"tiles must be \[B, 9, h, w, C\]"):
         assemble_tiles(np.zeros((1, 4, 2, 2, 1), np.float32), grid=3)
+
+
+# ------------------------------------------------------------- colorization
+
+# Published sRGB (D65) -> CIE L*a*b* values (brucelindbloom.com calculator).
+KNOWN_LAB = {
+    (1.0, 0.0, 0.0): (53.2408, 80.0925, 67.2032),
+    (0.0, 1.0, 0.0): (87.7347, -86.1827, 83.1793),
+    (0.0, 0.0, 1.0): (32.2970, 79.1875, -107.8602),
+    (1.0, 1.0, 1.0): (100.0, 0.0, 0.0),
+    (0.0, 0.0, 0.0): (0.0, 0.0, 0.0),
+}
+
+
+def test_rgb_to_lab_known_values_and_round_trip():
+    rgb = np.array(list(KNOWN_LAB), np.float32)
+    lab = jax.jit(rgb_to_lab)(rgb)
+    chex.assert_type(lab, jnp.float32)
+    np.testing.assert_allclose(lab, np.array(list(KNOWN_LAB.values())), atol=2e-3)
+    colours = _images(6, (2, 8, 8, 3))
+    np.testing.assert_allclose(
+        jax.jit(lab_to_rgb)(rgb_to_lab(colours)), colours, atol=1e-5
+    )
+
+
+def test_colorization_batch():
+    colours = _images(7, (3, 8, 8, 3))
+    lightness, ab = jax.jit(colorization_batch)(colours)
+    chex.assert_shape(lightness, (3, 8, 8, 1))
+    chex.assert_shape(ab, (3, 8, 8, 2))
+    assert 0.0 <= float(lightness.min()) and float(lightness.max()) <= 1.0
+    assert float(jnp.abs(ab).max()) <= 1.0
+    # Together they are the Lab image; grey pixels have no colour.
+    lab = np.concatenate([100.0 * np.asarray(lightness), 110.0 * np.asarray(ab)], -1)
+    np.testing.assert_allclose(lab_to_rgb(lab), colours, atol=1e-5)
+    grey = np.repeat(colours[..., :1], 3, axis=-1)
+    np.testing.assert_allclose(colorization_batch(grey)[1], 0.0, atol=1e-5)
+
+
+def test_colorization_errors():
+    with pytest.raises(ValueError, match=r"RGB values \[..., 3\]"):
+        colorization_batch(np.zeros((2, 4, 4, 1), np.float32))
+    with pytest.raises(ValueError, match=r"\[B, H, W, C\]"):
+        colorization_batch(np.zeros((4, 4, 3), np.float32))

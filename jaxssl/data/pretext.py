@@ -1,4 +1,4 @@
-"""Pretext-task inputs and labels: image rotations and jigsaw puzzles.
+"""Pretext-task inputs and labels: rotations, jigsaw puzzles, colorization.
 
 Pure functions of a batch of images ``[B, H, W, C]`` (and a key where there is
 randomness), returning the transformed inputs and the integer labels the
@@ -11,6 +11,7 @@ Example:
     >>> images4, labels = rotation_batch(images)  # [4B, H, W, C], [4B]
     >>> perms = jigsaw_permutations(30, grid=3)  # [30, 9] int32, fixed
     >>> tiles, labels = jigsaw_batch(rng, images, perms)  # [B, 9, h, w, C], [B]
+    >>> lightness, ab = colorization_batch(rgb_images)  # [B, H, W, 1], [.., 2]
 """
 
 from __future__ import annotations
@@ -335,3 +336,114 @@ def jigsaw_batch(
     order = permutations[labels]  # [B, T]
     tiles = jnp.take_along_axis(cells, order[:, :, None, None, None], axis=1)
     return tiles, labels
+
+
+# --- colorization -------------------------------------------------------------
+
+# sRGB (D65) primaries to CIE XYZ, and the D65 reference white.
+_RGB_TO_XYZ = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ],
+    np.float32,
+)
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883], np.float32)
+_LAB_DELTA = 6.0 / 29.0
+# Scales that bring L (0..100) and a, b (about -110..110) to about [0, 1] and
+# [-1, 1] for a network.
+LIGHTNESS_SCALE = 100.0
+AB_SCALE = 110.0
+
+
+def _check_rgb_images(images: jax.Array, what: str) -> None:
+    if images.ndim < 1 or images.shape[-1] != 3:
+        raise ValueError(f"{what}: expects RGB values [..., 3], got {images.shape}")
+
+
+def rgb_to_lab(images: ArrayLike) -> jax.Array:
+    """Convert sRGB in [0, 1] to CIE L*a*b* (D65 white).
+
+    Args:
+        images: [..., 3] sRGB values in [0, 1] (gamma-encoded, as stored).
+
+    Returns:
+        [..., 3] float32 ``(L, a, b)``: L in [0, 100], a and b about
+        [-110, 110].
+
+    References:
+        IEC 61966-2-1 (sRGB transfer function and primaries); CIE 15:2004
+        (L*a*b*); constants as in http://www.brucelindbloom.com
+    """
+    images = jnp.asarray(images, jnp.float32)
+    _check_rgb_images(images, "rgb_to_lab")
+    linear = jnp.where(
+        images <= 0.04045,
+        images / 12.92,
+        jnp.power((jnp.maximum(images, 0.04045) + 0.055) / 1.055, 2.4),
+    )
+    xyz = jnp.einsum("...c,xc->...x", linear, _RGB_TO_XYZ, precision="highest")
+    ratio = xyz / jnp.broadcast_to(_WHITE_D65, xyz.shape)  # Explicit: strict ranks.
+    # cbrt above the knee, the linear segment below (finite slope at 0).
+    f = jnp.where(
+        ratio > _LAB_DELTA**3,
+        jnp.cbrt(jnp.maximum(ratio, _LAB_DELTA**3)),
+        ratio / (3.0 * _LAB_DELTA**2) + 4.0 / 29.0,
+    )
+    lightness = 116.0 * f[..., 1] - 16.0
+    a = 500.0 * (f[..., 0] - f[..., 1])
+    b = 200.0 * (f[..., 1] - f[..., 2])
+    return jnp.stack([lightness, a, b], axis=-1)
+
+
+def lab_to_rgb(lab: ArrayLike) -> jax.Array:
+    """Convert CIE L*a*b* (D65) back to sRGB, clipped to [0, 1].
+
+    Args:
+        lab: [..., 3] ``(L, a, b)``.
+
+    Returns:
+        [..., 3] float32 sRGB in [0, 1] (out-of-gamut colours clipped).
+    """
+    lab = jnp.asarray(lab, jnp.float32)
+    _check_rgb_images(lab, "lab_to_rgb")
+    f_y = (lab[..., 0] + 16.0) / 116.0
+    f = jnp.stack([f_y + lab[..., 1] / 500.0, f_y, f_y - lab[..., 2] / 200.0], -1)
+    ratio = jnp.where(f > _LAB_DELTA, f**3, 3.0 * _LAB_DELTA**2 * (f - 4.0 / 29.0))
+    xyz = ratio * jnp.broadcast_to(_WHITE_D65, ratio.shape)
+    linear = jnp.einsum(
+        "...x,cx->...c", xyz, np.linalg.inv(_RGB_TO_XYZ), precision="highest"
+    )
+    linear = jnp.clip(linear, 0.0, 1.0)
+    srgb = jnp.where(
+        linear <= 0.0031308,
+        12.92 * linear,
+        1.055 * jnp.power(jnp.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055,
+    )
+    return jnp.clip(srgb, 0.0, 1.0)
+
+
+def colorization_batch(images: ArrayLike) -> tuple[jax.Array, jax.Array]:
+    """Split colour images into a lightness input and a colour target.
+
+    The colorization pretext task predicts the colour channels of a
+    CIE L*a*b* image from its lightness.
+
+    Args:
+        images: ``[B, H, W, 3]`` sRGB in [0, 1].
+
+    Returns:
+        ``(lightness, ab)``: ``[B, H, W, 1]`` ``L / 100`` in [0, 1] and
+        ``[B, H, W, 2]`` ``(a, b) / 110`` in about [-1, 1] (regression
+        targets; Zhang et al. instead classify quantised ``ab`` bins).
+
+    References:
+        Zhang, Isola & Efros, Colorful Image Colorization (ECCV 2016),
+        https://arxiv.org/abs/1603.08511
+    """
+    images = jnp.asarray(images)
+    _check_images(images, "colorization_batch")
+    _check_rgb_images(images, "colorization_batch")
+    lab = rgb_to_lab(images)
+    return lab[..., :1] / LIGHTNESS_SCALE, lab[..., 1:] / AB_SCALE
