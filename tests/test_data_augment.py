@@ -441,6 +441,25 @@ def test_grayscale_and_color_jitter():
     np.testing.assert_allclose(out.max(-1), image.max(-1), atol=1e-6)
 
 
+def test_color_jitter_is_the_four_jitters_in_its_random_order():
+    # Replay the op's draws: one [9] uniform vector (3 factors, the hue shift,
+    # 4 sort keys for the order, the apply draw), then apply the public
+    # adjust_* functions one after the other.
+    image, rng = _image(28), jax.random.key(29)
+    got = jax.jit(JIT_OPS["color_jitter"])(rng, image)  # Default strengths.
+    unit = np.asarray(jax.random.uniform(rng, (9,), jnp.float32))
+    steps = [
+        lambda x: adjust_brightness(x, 0.6 + 0.8 * unit[0]),
+        lambda x: adjust_contrast(x, 0.6 + 0.8 * unit[1]),
+        lambda x: adjust_saturation(x, 0.6 + 0.8 * unit[2]),
+        lambda x: adjust_hue(x, -0.1 + 0.2 * unit[3]),
+    ]
+    want = image
+    for which in np.argsort(unit[4:8]):
+        want = steps[which](want)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_gaussian_blur_matches_scipy():
     image, size = _image(25), 5
     blur_fn = _jit(apply_gaussian_blur, kernel_size=size)  # sigma is traced.
