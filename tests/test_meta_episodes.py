@@ -215,7 +215,7 @@ class ClassSplitDataTest(parameterized.TestCase):
         digits = data.load_dataset("digits")
         parts = class_split_data(digits, split_classes(10, num_base=5, num_val=2))
         self.assertEqual(set(parts), {"base", "val", "novel"})
-        self.assertEqual(parts["novel"].class_ids, (7, 8, 9))
+        self.assertEqual(parts["novel"].class_ids.tolist(), [7, 8, 9])
         total = sum(int(np.sum(p.counts)) for p in parts.values())
         self.assertEqual(total, 1797)  # train and test images together
         seen = {}
@@ -224,7 +224,7 @@ class ClassSplitDataTest(parameterized.TestCase):
                 jax.random.key(0), part, num_tasks=20, way=2, shot=1, query=2
             )
             seen[name] = set(np.asarray(episodes["classes"]).ravel().tolist())
-            self.assertTrue(seen[name] <= set(part.class_ids))
+            self.assertTrue(seen[name] <= set(part.class_ids.tolist()))
             chex.assert_type(episodes["support"]["x"], jnp.uint8)
             chex.assert_shape(episodes["support"]["x"], (20, 2, 8, 8, 1))
         self.assertFalse(seen["base"] & seen["val"])
@@ -261,15 +261,27 @@ class ClassSplitDataTest(parameterized.TestCase):
             pytest.skip("apt-get install dataset-fashion-mnist")
         fashion = data.load_dataset(f"idx:{FASHION_MNIST}")
         parts = class_split_data(fashion, split_classes(10, num_base=5))
-        self.assertEqual(parts["base"].class_ids, (0, 1, 2, 3, 4))
+        self.assertEqual(parts["base"].class_ids.tolist(), [0, 1, 2, 3, 4])
         np.testing.assert_array_equal(parts["novel"].counts, [7000] * 5)
-        episodes = _host_episodes(
-            jax.random.key(0), parts["novel"], num_tasks=2, way=5, shot=5, query=15
-        )
+
+        @jax.jit
+        @chex.assert_max_traces(n=1)
+        def sample(rng, episode_data):
+            return sample_episodes(
+                rng, episode_data, num_tasks=2, way=5, shot=5, query=15
+            )
+
+        # Base and novel classes have the same shapes: one compiled sampler.
+        base = jax.device_get(sample(jax.random.key(0), parts["base"]))
+        episodes = jax.device_get(sample(jax.random.key(0), parts["novel"]))
         chex.assert_shape(episodes["support"]["x"], (2, 25, 28, 28, 1))
         chex.assert_shape(episodes["query"]["x"], (2, 75, 28, 28, 1))
         for t in range(2):
+            self.assertEqual(sorted(base["classes"][t].tolist()), [0, 1, 2, 3, 4])
             self.assertEqual(sorted(episodes["classes"][t].tolist()), [5, 6, 7, 8, 9])
+            # Fashion-MNIST images of one class are distinct: no repeats.
+            flat = episodes["support"]["x"][t].reshape(25, -1)
+            self.assertLen(np.unique(flat, axis=0), 25)
 
 
 class SinusoidTest(parameterized.TestCase):

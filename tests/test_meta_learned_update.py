@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 from absl.testing import parameterized
 from jax.flatten_util import ravel_pytree
 
@@ -50,7 +51,7 @@ def _zero_params(dim=3, dtype=np.float32):
 class PreprocessTest(parameterized.TestCase):
     def test_hand_values(self):
         x = np.array([1.0, -math.exp(-5.0), 0.0, 1e-6, 2.0], np.float32)
-        got = preprocess(x)
+        got = jax.jit(preprocess)(x)
         chex.assert_shape(got, (5, 2))
         want = [
             [0.0, 1.0],
@@ -60,27 +61,53 @@ class PreprocessTest(parameterized.TestCase):
             [math.log(2.0) / 10.0, 1.0],
         ]
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-        grads = jax.grad(lambda v: preprocess(v).sum())(x)
+        grads = jax.jit(jax.grad(lambda v: preprocess(v).sum()))(x)
         chex.assert_tree_all_finite(grads)
 
 
 class UpdateRuleTest(parameterized.TestCase):
     def test_zero_weights_is_shrunk_gradient_descent(self):
-        rule = jax.tree.map(jnp.zeros_like, meta_lstm_init(jax.random.key(0)))
+        rule = meta_lstm_init(jax.random.key(0), hidden_size=4)
+        rule = jax.tree.map(jnp.zeros_like, rule)
         rule["b_i"] = jnp.float32(math.log(0.05 / 0.95))  # i = 0.05
         rule["b_f"] = jnp.float32(math.log(0.9 / 0.1))  # f = 0.9
         tasks = _linear_tasks(1)
         support = jax.tree.map(lambda v: v[0], tasks["support"])
         params = {"w": np.array([0.5, -1.0, 2.0], np.float32), "b": np.float32(0.3)}
-        got = jax.jit(meta_lstm_adapt, static_argnums=(0, 4))(
-            _linear_loss, rule, params, support, 3
-        )
+        query = jax.tree.map(lambda v: v[0], tasks["query"])
+        single = jax.tree.map(lambda v: v[:1], tasks)
+
+        @jax.jit
+        def adapt_and_meta_grad(rule, params):
+            def query_loss(params):
+                adapted = meta_lstm_adapt(
+                    _linear_loss, rule, params, support, 3, first_order=True
+                )
+                return _linear_loss(adapted, query), adapted
+
+            meta_grad, adapted = jax.grad(query_loss, has_aux=True)(params)
+            meta_loss = meta_lstm_loss(
+                _linear_loss, {"params": params, "rule": rule}, single, 3
+            )
+            return adapted, meta_grad, meta_loss
+
+        got, meta_grad, meta_loss = adapt_and_meta_grad(rule, params)
         want = params
         for _ in range(3):
             grads = jax.grad(_linear_loss)(want, support)
             want = jax.tree.map(lambda p, g: 0.9 * p - 0.05 * g, want, grads)
         chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            meta_loss, _linear_loss(want, query), rtol=1e-5, atol=1e-6
+        )
+        # First order: the inner gradients are constants, so d theta_3 / d
+        # theta_0 = f^3 and the meta-gradient is f^3 grad L_query(theta_3).
+        want_grad = jax.tree.map(
+            lambda g: 0.9**3 * g, jax.grad(_linear_loss)(want, query)
+        )
+        chex.assert_trees_all_close(meta_grad, want_grad, rtol=1e-4, atol=1e-6)
 
+    @pytest.mark.slow
     def test_meta_gradient_matches_central_differences(self):
         with jax.enable_x64(True):
             rule = meta_lstm_init(jax.random.key(2), hidden_size=3, scale=0.5)
@@ -93,17 +120,13 @@ class UpdateRuleTest(parameterized.TestCase):
             flat, unravel = ravel_pytree(meta_params)
             chex.assert_type(flat, jnp.float64)
 
-            def objective(flat_meta, first_order):
-                return meta_lstm_loss(
-                    _linear_loss, unravel(flat_meta), tasks, 2, first_order
-                )
+            def objective(flat_meta):
+                return meta_lstm_loss(_linear_loss, unravel(flat_meta), tasks, 2)
 
-            second, first = jax.jit(
-                lambda v: [jax.grad(objective)(v, fo) for fo in (False, True)]
-            )(flat)
+            second = jax.jit(jax.grad(objective))(flat)
             directions = np.random.default_rng(4).normal(size=(8, flat.shape[0]))
             eps = 1e-6
-            values = jax.jit(jax.vmap(functools.partial(objective, first_order=False)))(
+            values = jax.jit(jax.vmap(objective))(
                 jnp.concatenate(
                     [flat[None] + eps * directions, flat[None] - eps * directions]
                 )
@@ -112,14 +135,11 @@ class UpdateRuleTest(parameterized.TestCase):
             np.testing.assert_allclose(
                 directions @ second, numeric, rtol=1e-5, atol=1e-8
             )
-            self.assertGreater(
-                np.abs(directions @ first - numeric).max(),
-                1e3 * np.abs(directions @ second - numeric).max(),
-            )
             # Every part of the rule gets a gradient.
             for name, grad in unravel(second)["rule"].items():
                 self.assertGreater(float(np.abs(grad).max()), 0.0, msg=name)
 
+    @pytest.mark.slow
     def test_meta_training_improves_on_the_initial_rule(self):
         meta_params = {
             "params": _zero_params(),

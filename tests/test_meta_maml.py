@@ -238,18 +238,19 @@ class FiniteDifferenceTest(parameterized.TestCase):
                     _mlp_loss, unravel(flat_params), tasks, 0.02, 2, first_order
                 )
 
-            grads = jax.jit(
-                lambda flat: [
-                    jax.grad(objective)(flat, first_order) for first_order in (0, 1)
-                ]
-            )
-            second, first = grads(flat)
             eps = 1e-5
-            steps = eps * jnp.eye(flat.shape[0], dtype=flat.dtype)
-            values = jax.jit(jax.vmap(functools.partial(objective, first_order=0)))(
-                jnp.concatenate([flat[None] + steps, flat[None] - steps])
-            )
-            numeric = (values[: flat.shape[0]] - values[flat.shape[0] :]) / (2 * eps)
+
+            @jax.jit  # One compilation for both gradients and the differences.
+            def grads_and_differences(flat):
+                second, first = (jax.grad(objective)(flat, fo) for fo in (0, 1))
+                steps = eps * jnp.eye(flat.shape[0], dtype=flat.dtype)
+                values = jax.vmap(functools.partial(objective, first_order=0))(
+                    jnp.concatenate([flat[None] + steps, flat[None] - steps])
+                )
+                n = flat.shape[0]
+                return second, first, (values[:n] - values[n:]) / (2 * eps)
+
+            second, first, numeric = grads_and_differences(flat)
             np.testing.assert_allclose(second, numeric, rtol=1e-3, atol=1e-7)
             # Much tighter than asked, and first order is far from it: the test
             # resolves the second-order terms.
@@ -371,15 +372,15 @@ class MetaSgdTest(parameterized.TestCase):
         # rates' gradients when they are all equal to it.
         total = sum(np.sum(g) for g in jax.tree.leaves(grads_sgd["inner_lr"]))
         np.testing.assert_allclose(total, grad_lr, rtol=1e-4, atol=1e-5)
-        support = _task(tasks, 0)["support"]
-        chex.assert_trees_all_close(
-            jax.jit(meta_sgd_adapt, static_argnums=(0, 3))(
-                _mlp_loss, meta_params, support, STEPS
-            ),
-            _adapt(params, support, LR),
-            rtol=RTOL,
-            atol=ATOL,
+        # meta_sgd_adapt: one step on linear regression is w - rates * grad.
+        support = _task(_regression_tasks(21), 0)["support"]
+        rates = {"w": np.array([0.01, 0.02, 0.05, 0.1], np.float32)}
+        adapted = meta_sgd_adapt(
+            _linear_loss, {"params": _w(22), "inner_lr": rates}, support, 1
         )
+        a_s, b_s = _np_grad_terms(*support)
+        want = _w(22)["w"] - rates["w"] * (a_s @ np.float64(_w(22)["w"]) - b_s)
+        np.testing.assert_allclose(adapted["w"], want, rtol=1e-5, atol=1e-6)
 
     def test_per_parameter_rates_match_python_loop(self):
         params = _mlp_params(18, dtype=np.float32)

@@ -91,20 +91,22 @@ class EpisodeData:
       examples: ``[C, M, ...]`` the examples of each class, padded with zeros
         past ``counts[c]`` (M is the largest class).
       counts: int32 ``[C]`` number of real examples per class.
-      class_ids: the original label of each of the C classes (static).
+      class_ids: int32 ``[C]`` the original label of each class (an array,
+        so data with other classes but the same shapes reuses a compiled
+        sampler).
       min_count: the smallest class size (static): ``shot + query`` may not
         exceed it.
     """
 
     examples: jax.Array
     counts: jax.Array
-    class_ids: tuple[int, ...] = flax.struct.field(pytree_node=False)
+    class_ids: jax.Array
     min_count: int = flax.struct.field(pytree_node=False)
 
     @property
     def num_classes(self) -> int:
         """Number of classes C (static)."""
-        return len(self.class_ids)
+        return self.examples.shape[0]
 
 
 def make_episode_data(
@@ -142,7 +144,7 @@ def make_episode_data(
     return EpisodeData(
         examples=jnp.asarray(grouped),
         counts=jnp.asarray(counts, jnp.int32),
-        class_ids=classes,
+        class_ids=jnp.asarray(classes, jnp.int32),
         min_count=min(counts),
     )
 
@@ -249,7 +251,6 @@ def sample_episode(
     chosen = data.examples[rows[:, None], idx]  # [way, shot + query, ...]
     labels = jnp.arange(way, dtype=jnp.int32)
     feature_shape = data.examples.shape[2:]
-    class_ids = jnp.asarray(data.class_ids, jnp.int32)
     return {
         "support": {
             "x": chosen[:, :shot].reshape(way * shot, *feature_shape),
@@ -259,7 +260,7 @@ def sample_episode(
             "x": chosen[:, shot:].reshape(way * query, *feature_shape),
             "y": jnp.repeat(labels, query),
         },
-        "classes": class_ids[rows],
+        "classes": data.class_ids[rows],
     }
 
 

@@ -19,6 +19,8 @@ inner loop is a ``jax.lax.scan`` and tasks are ``jax.vmap``-ped, as in
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -62,6 +64,27 @@ def preprocess(x: jax.Array, p: float = _PREPROCESS_P) -> jax.Array:
     return jnp.stack([first, second], axis=-1)
 
 
+@functools.partial(jax.jit, static_argnames=("hidden_size", "scale"))
+def _random_weights(
+    rng: jax.Array, *, hidden_size: int, scale: float
+) -> dict[str, jax.Array]:
+    """The update rule's random weights, drawn in one jitted call."""
+    size = hidden_size
+    shapes = {
+        "lstm_w_in": (4, 4 * size),
+        "lstm_w_h": (size, 4 * size),
+        "w_i": (size + 2,),
+        "w_f": (size + 2,),
+    }
+    sizes = [math.prod(shape) for shape in shapes.values()]
+    draw = scale * jax.random.normal(rng, (sum(sizes),), jnp.float32)
+    pieces = jnp.split(draw, list(itertools.accumulate(sizes))[:-1])
+    return {
+        name: piece.reshape(shape)
+        for (name, shape), piece in zip(shapes.items(), pieces, strict=True)
+    }
+
+
 def meta_lstm_init(
     rng: jax.Array,
     *,
@@ -93,20 +116,12 @@ def meta_lstm_init(
     for name, value in (("init_lr", init_lr), ("init_forget", init_forget)):
         if not 0.0 < value < 1.0:
             raise ValueError(f"{name} must be in (0, 1), got {value}")
-    keys = jax.random.split(rng, 4)
-    size = hidden_size
-
-    def normal(key, shape):
-        return scale * jax.random.normal(key, shape, jnp.float32)
-
+    weights = _random_weights(rng, hidden_size=hidden_size, scale=scale)
     logit = lambda q: math.log(q / (1.0 - q))
     return {
-        "lstm_w_in": normal(keys[0], (4, 4 * size)),
-        "lstm_w_h": normal(keys[1], (size, 4 * size)),
-        "lstm_b": jnp.zeros((4 * size,), jnp.float32),
-        "w_i": normal(keys[2], (size + 2,)),
+        **weights,
+        "lstm_b": jnp.zeros((4 * hidden_size,), jnp.float32),
         "b_i": jnp.asarray(logit(init_lr), jnp.float32),
-        "w_f": normal(keys[3], (size + 2,)),
         "b_f": jnp.asarray(logit(init_forget), jnp.float32),
     }
 
