@@ -1,4 +1,5 @@
-"""Meta-learning: MAML-family inner loops, a learned update rule, episodes."""
+"""Meta-learning: MAML-family inner loops, a learned update rule, episodes,
+few-shot evaluation."""
 
 from jaxssl.meta.episodes import (
     ClassSplit,
@@ -9,6 +10,11 @@ from jaxssl.meta.episodes import (
     sample_episodes,
     sample_sinusoid_tasks,
     split_classes,
+)
+from jaxssl.meta.evaluate import (
+    evaluate_episodes,
+    mean_confidence_interval,
+    nearest_centroid_accuracy,
 )
 from jaxssl.meta.learned_update import (
     meta_lstm_adapt,
@@ -27,15 +33,18 @@ __all__ = [
     "ClassSplit",
     "EpisodeData",
     "class_split_data",
+    "evaluate_episodes",
     "make_episode_data",
     "maml_adapt",
     "maml_loss",
+    "mean_confidence_interval",
     "meta_lstm_adapt",
     "meta_lstm_init",
     "meta_lstm_loss",
     "meta_sgd_adapt",
     "meta_sgd_init",
     "meta_sgd_loss",
+    "nearest_centroid_accuracy",
     "sample_episode",
     "sample_episodes",
     "sample_sinusoid_tasks",
