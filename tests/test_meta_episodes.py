@@ -256,6 +256,7 @@ class ClassSplitDataTest(parameterized.TestCase):
         with self.assertRaisesRegex(ValueError, "overlap"):
             class_split_data(digits, split_classes(10, num_base=5)._replace(val=(1,)))
 
+    @pytest.mark.slow
     def test_fashion_mnist_five_way_on_held_out_classes(self):
         if not os.path.isdir(FASHION_MNIST):
             pytest.skip("apt-get install dataset-fashion-mnist")

@@ -9,6 +9,7 @@ import functools
 import chex
 import jax
 import numpy as np
+import pytest
 from absl.testing import parameterized
 from scipy import stats
 
@@ -73,6 +74,27 @@ class NearestCentroidTest(parameterized.TestCase):
 
 
 class EvaluateEpisodesTest(parameterized.TestCase):
+    def test_separable_classes_score_one(self):
+        # Class c's images are all pixel value 50 * c (+ small jitter): nearest
+        # centroid is right on every query of every episode.
+        rs = np.random.default_rng(0)
+        labels = np.repeat(np.arange(6), 10)
+        x = (50 * labels + rs.integers(0, 5, size=60)).astype(np.uint8)
+        episode_data = make_episode_data(x.reshape(60, 1, 1, 1), labels, range(6))
+        mean, ci95, scores = evaluate_episodes(
+            jax.random.key(0),
+            episode_data,
+            _accuracy_5way,
+            way=5,
+            shot=2,
+            query=3,
+            num_episodes=40,
+            chunk=20,
+        )
+        chex.assert_shape(scores, (40,))
+        self.assertEqual((mean, ci95), (1.0, 0.0))
+
+    @pytest.mark.slow
     def test_digits_raw_pixels(self):
         digits = data.load_dataset("digits")
         novel = class_split_data(digits, split_classes(10, num_base=5))["novel"]
