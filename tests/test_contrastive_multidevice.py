@@ -79,7 +79,10 @@ def _check(got, want):
     chex.assert_trees_all_close(grads, want_grads, rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("loss", ["simclr", "moco"])
+# The MoCo and jit-mode variants compile the same machinery again: slow only.
+@pytest.mark.parametrize(
+    "loss", ["simclr", pytest.param("moco", marks=pytest.mark.slow)]
+)
 def test_shard_map_matches_single_device(loss):
     assert jax.device_count() == DEVICES
     params, views, queue = _problem()
@@ -116,7 +119,7 @@ def _trainer_style_step(params, data, rng, *, parallel, loss):
     return grads, {"loss": value}
 
 
-@pytest.mark.parametrize("mode", ["pmap", "jit"])
+@pytest.mark.parametrize("mode", ["pmap", pytest.param("jit", marks=pytest.mark.slow)])
 def test_trainer_parallel_modes_match_single_device(mode):
     params, views, queue = _problem(1)
     want = _single_device("simclr", params, views, queue)

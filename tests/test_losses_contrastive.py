@@ -14,6 +14,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from absl.testing import parameterized
 
 from jaxssl.losses import (
@@ -40,7 +41,8 @@ def _vmap(fn, **kwargs):
 
 
 # Jitted losses for the value checks: one compile per shape instead of one per
-# eager primitive (eager mode is covered by the chex variants). Temperatures
+# eager primitive (eager mode is covered by the chex variants of nt_xent and
+# info_nce, and by the slow EagerModeTest for the others). Temperatures
 # are traced, and the tests share a few shapes, so most calls hit the cache:
 # nt_xent [4, 8]; info_nce [4, 12] with a [4, 12] queue; cpc [2, 6, 4].
 _nt_xent = jax.jit(nt_xent)
@@ -358,7 +360,7 @@ class InfoNceTest(parameterized.TestCase):
 
 
 class CpcLossTest(parameterized.TestCase):
-    @chex.variants(with_jit=True, without_jit=True)
+    @chex.variants(with_jit=True)  # Eager: EagerModeTest (slow).
     def test_mask_removes_rows_and_negatives(self):
         predictions, targets = _normal(33, 2, 6, 4), _normal(34, 2, 6, 4)
         mask = np.array([[1, 1, 0, 1, 0, 1], [0, 1, 1, 1, 1, 1]], np.float32)
@@ -433,8 +435,8 @@ class CpcLossTest(parameterized.TestCase):
 
 
 class MultiviewNceTest(parameterized.TestCase):
-    @chex.variants(with_jit=True, without_jit=True)
-    def test_matches_pairwise_reference_eager_and_jit(self):
+    @chex.variants(with_jit=True)  # Eager: EagerModeTest (slow).
+    def test_matches_pairwise_reference_jit(self):
         views = _normal(40, 3, 4, 6)
         got = self.variant(multiview_nce)(views)
         chex.assert_shape(got, ())
@@ -496,7 +498,7 @@ def _np_byol(predictions, targets):
 
 
 class ByolLossTest(parameterized.TestCase):
-    @chex.variants(with_jit=True, without_jit=True)
+    @chex.variants(with_jit=True)  # Eager: EagerModeTest (slow).
     def test_matches_reference(self):
         predictions, targets = _normal(60, 4, 8), _normal(61, 4, 8)
         got = self.variant(byol_loss)(predictions, targets)
@@ -537,3 +539,29 @@ class ByolLossTest(parameterized.TestCase):
             byol_loss(z, z[:3])
         with self.assertRaisesRegex(ValueError, r"predictions must be \[batch, dim\]"):
             byol_loss(z[0], z[0])
+
+
+# ---------------------------------------------------------------- eager mode
+
+
+@pytest.mark.slow
+class EagerModeTest(parameterized.TestCase):
+    """Eager calls equal the jitted ones (eager compiles every primitive: slow)."""
+
+    def test_cpc_multiview_byol_eager(self):
+        predictions, targets = _normal(70, 2, 6, 4), _normal(71, 2, 6, 4)
+        mask = np.array([[1, 1, 0, 1, 0, 1], [0, 1, 1, 1, 1, 1]], np.float32)
+        np.testing.assert_allclose(
+            cpc_loss(predictions, targets, mask=mask),
+            _cpc_loss(predictions, targets, mask=mask),
+            rtol=RTOL,
+            atol=ATOL,
+        )
+        views = _normal(72, 3, 4, 6)
+        np.testing.assert_allclose(
+            multiview_nce(views), _multiview_nce(views), rtol=RTOL, atol=ATOL
+        )
+        z1, z2 = _normal(73, 4, 8), _normal(74, 4, 8)
+        np.testing.assert_allclose(
+            byol_loss(z1, z2), _byol_loss(z1, z2), rtol=RTOL, atol=ATOL
+        )
