@@ -27,6 +27,18 @@ from jax.typing import ArrayLike
 # Rows shorter than this are treated as having this norm (no division by 0).
 NORMALIZE_EPS = 1e-8
 
+# Similarities are computed in full float32: on GPUs the default float32 dot
+# uses TF32 (10-bit mantissa), an error of ~1e-3 in a cosine that a
+# temperature of 0.07 turns into ~1e-2 in a logit. These [B, B] products are
+# tiny next to the encoder, so exactness costs nothing measurable.
+_PRECISION = jax.lax.Precision.HIGHEST
+
+
+def _similarities(rows: jax.Array, columns: jax.Array) -> jax.Array:
+    """[R, D] x [C, D] -> [R, C] dot products in full float32."""
+    return jnp.matmul(rows, columns.T, precision=_PRECISION)
+
+
 MULTIVIEW_PAIRS = ("full", "core")
 REDUCTIONS = ("mean", "sum")
 
@@ -139,14 +151,15 @@ def info_nce_local(
     positives_global = l2_normalize(positives_global)
     global_rows = jnp.arange(rows) + offset  # [n]
     if in_batch_negatives:
-        logits = anchors @ positives_global.T  # [n, N]
+        logits = _similarities(anchors, positives_global)  # [n, N]
         labels = global_rows
     else:
         own = jnp.take(positives_global, global_rows, axis=0)  # [n, D]
         logits = jnp.sum(anchors * own, axis=1, keepdims=True)  # [n, 1]
         labels = jnp.zeros((rows,), jnp.int32)
     if negatives is not None:
-        logits = jnp.concatenate([logits, anchors @ l2_normalize(negatives).T], 1)
+        negative_logits = _similarities(anchors, l2_normalize(negatives))  # [n, M]
+        logits = jnp.concatenate([logits, negative_logits], axis=1)
     return _cross_entropy(logits / temperature, labels).mean()
 
 
@@ -262,7 +275,7 @@ def nt_xent_local(
     temperature = jnp.asarray(temperature, jnp.float32)
     anchors = l2_normalize(jnp.concatenate([z1, z2]))  # [2n, D]
     candidates = l2_normalize(jnp.concatenate([z1_global, z2_global]))  # [2N, D]
-    logits = anchors @ candidates.T / temperature  # [2n, 2N]
+    logits = _similarities(anchors, candidates) / temperature  # [2n, 2N]
     global_rows = jnp.arange(rows) + offset  # [n]
     # Candidate index of each anchor itself, and of its other view.
     self_index = jnp.concatenate([global_rows, global_rows + total])  # [2n]
@@ -369,7 +382,8 @@ def cpc_loss(
         weights = weights.reshape(steps, rows)
 
     temperature = jnp.asarray(temperature, jnp.float32)
-    logits = jnp.einsum("knd,kmd->knm", predictions, targets) / temperature
+    logits = jnp.einsum("knd,kmd->knm", predictions, targets, precision=_PRECISION)
+    logits = logits / temperature
     # A row always keeps its own target, so even an invalid row's logsumexp is
     # finite (a row of all -inf would put NaN into the gradient).
     keep = (weights[:, None, :] > 0) | jnp.eye(rows, dtype=bool)[None]  # [K, N, N]
@@ -449,8 +463,9 @@ def multiview_nce(
 
     temperature = jnp.asarray(temperature, jnp.float32)
     views = l2_normalize(views)
-    logits = jnp.einsum("ibd,jcd->ijbc", views, views) / temperature  # [V, V, B, B]
-    positive = jnp.einsum("ibd,jbd->ijb", views, views) / temperature  # [V, V, B]
+    logits = jnp.einsum("ibd,jcd->ijbc", views, views, precision=_PRECISION)
+    logits = logits / temperature  # [V, V, B, B]
+    positive = jnp.diagonal(logits, axis1=2, axis2=3)  # [V, V, B]
     per_row = jax.nn.logsumexp(logits, axis=-1) - positive  # [V, V, B]
     weights = _pair_weights(num_views, pairs)
     total = jnp.sum(jnp.asarray(weights) * per_row.mean(axis=-1))
