@@ -89,6 +89,8 @@ def pivot(records: list[dict], title: str) -> str:
             value += f" ± {_fmt(rec['std'])}"
             if rec.get("seeds"):
                 value += f" ({len(rec['seeds'])} seeds)"
+        if rec.get("ci95") is not None:
+            value += f" ± {_fmt(rec['ci95'])} (95% CI)"
         row[rec["metric"]] = value
         row["date"] = max(row["date"], rec.get("date", ""))
     head = ["method", "dataset", "setting", *metrics, "device", "date"]
