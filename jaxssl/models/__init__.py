@@ -1,6 +1,7 @@
 """Flax Linen modules: MLPs, conv nets, encoders and decoders."""
 
 from jaxssl.models.conv import ConvDecoder, ConvEncoder
+from jaxssl.models.fewshot import CONV4_NORMS, Conv4, TransductiveNorm, max_pool_2x2
 from jaxssl.models.layers import (
     ACTIVATIONS,
     CONV_IMPLS,
@@ -14,16 +15,20 @@ ENCODERS = ("mlp", "conv")
 
 __all__ = [
     "ACTIVATIONS",
+    "CONV4_NORMS",
     "CONV_IMPLS",
     "ENCODERS",
     "MLP",
     "Conv",
+    "Conv4",
     "ConvDecoder",
     "ConvEncoder",
     "MLPDecoder",
     "MLPEncoder",
+    "TransductiveNorm",
     "build_autoencoder",
     "conv_patches",
+    "max_pool_2x2",
 ]
 
 

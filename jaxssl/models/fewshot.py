@@ -1,0 +1,129 @@
+"""Few-shot backbones: the conv4 embedding of Matching Nets, ProtoNets and MAML.
+
+Four blocks of (3x3 conv, ``features`` channels) -> norm -> ReLU -> 2x2 max-pool,
+then flatten. On 28x28 inputs the spatial size goes 28 -> 14 -> 7 -> 3 -> 1, so
+the embedding has ``features`` (64) dimensions; on 84x84 it is 5x5x64 = 1600.
+
+Normalisation is a choice, and both choices are stateless on purpose:
+
+- ``norm="none"``: no norm layer. The simplest model for MAML: the inner loop
+  differentiates a plain function of the parameters.
+- ``norm="transductive"``: batch norm that always uses the statistics of the
+  batch it is given (mean and variance over batch and spatial axes), with a
+  learned per-channel scale and offset and no running averages. This is how
+  the MAML paper runs batch norm (its test batches are normalised with their
+  own statistics, "transductive"), and it keeps every forward pass a pure
+  function of ``(params, images)``: nothing to thread through ``jax.grad`` of
+  an inner loop or ``jax.vmap`` over tasks. Its outputs depend on the whole
+  batch, so embed an episode's support and query images in one call.
+
+Running-average batch norm (Flax ``nn.BatchNorm``) is not offered: it needs a
+mutable ``batch_stats`` collection, and few-shot evaluation on novel classes
+with running statistics from the base classes is known to hurt.
+
+The conv follows :class:`jaxssl.models.Conv` and can use ``conv_impl=
+"patches"`` (shifted slices + one matmul), which on XLA:CPU is faster than
+``lax.conv`` and stays a batched matmul when ``jax.vmap`` maps over per-task
+weights (DESIGN.md "Speed facts"). The max-pool is a reshape + max for the
+same reason.
+
+References:
+  Vinyals et al., "Matching Networks for One Shot Learning" (2016),
+  https://arxiv.org/abs/1606.04080
+  Snell, Swersky & Zemel, "Prototypical Networks for Few-shot Learning"
+  (2017), https://arxiv.org/abs/1703.05175
+  Finn, Abbeel & Levine, "Model-Agnostic Meta-Learning" (2017),
+  https://arxiv.org/abs/1703.03400
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxssl.models.layers import Conv
+
+CONV4_NORMS = ("none", "transductive")
+
+
+def max_pool_2x2(x: jax.Array) -> jax.Array:
+    """2x2 max-pool with stride 2 (VALID: an odd last row/column is dropped).
+
+    Args:
+      x: [batch, height, width, channels].
+
+    Returns:
+      [batch, height // 2, width // 2, channels].
+    """
+    batch, height, width, channels = x.shape
+    h, w = height // 2, width // 2
+    x = x[:, : 2 * h, : 2 * w].reshape(batch, h, 2, w, 2, channels)
+    return x.max(axis=(2, 4))
+
+
+class TransductiveNorm(nn.Module):
+    """Batch norm with the current batch's statistics only (no running stats).
+
+    Normalises each channel by the mean and variance over the batch and
+    spatial axes of the input, then applies a learned scale and offset.
+    """
+
+    epsilon: float = 1e-5
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        channels = x.shape[-1]
+        scale = self.param("scale", nn.initializers.ones, (channels,))
+        bias = self.param("bias", nn.initializers.zeros, (channels,))
+        axes = tuple(range(x.ndim - 1))
+        mean = x.mean(axis=axes, keepdims=True)
+        var = jnp.square(x - mean).mean(axis=axes, keepdims=True)
+        y = (x - mean) * jax.lax.rsqrt(var + self.epsilon)
+        shape = (1,) * (x.ndim - 1) + (channels,)
+        return y * scale.reshape(shape) + bias.reshape(shape)
+
+
+class Conv4(nn.Module):
+    """The conv4 few-shot backbone: 4 x (conv 3x3 -> norm -> ReLU -> max-pool 2x2).
+
+    Attributes:
+      features: channels of every conv (64 in the papers).
+      norm: ``"none"`` or ``"transductive"`` (see the module docstring).
+      conv_impl: ``"lax"`` or ``"patches"`` (see :mod:`jaxssl.models.layers`).
+      num_blocks: conv blocks (4 for conv4).
+
+    Input ``[batch, height, width, channels]`` float images (height and width
+    at least ``2**num_blocks``); output ``[batch, D]``, the flattened last
+    feature map (D = ``features`` for 28x28 inputs).
+    """
+
+    features: int = 64
+    norm: str = "none"
+    conv_impl: str = "patches"
+    num_blocks: int = 4
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> jax.Array:
+        if self.norm not in CONV4_NORMS:
+            raise ValueError(f"model.norm={self.norm!r} is not one of: {CONV4_NORMS}")
+        if images.ndim != 4:
+            raise ValueError(
+                f"Conv4 expects images [batch, height, width, channels], got shape "
+                f"{images.shape}"
+            )
+        if min(images.shape[1:3]) < 2**self.num_blocks:
+            raise ValueError(
+                f"Conv4: image size {images.shape[1:3]} is smaller than "
+                f"2**num_blocks = {2**self.num_blocks}"
+            )
+        x = images
+        for _ in range(self.num_blocks):
+            # A bias before a norm layer is redundant (the norm removes it).
+            x = Conv(self.features, impl=self.conv_impl, use_bias=self.norm == "none")(
+                x
+            )
+            if self.norm == "transductive":
+                x = TransductiveNorm()(x)
+            x = max_pool_2x2(nn.relu(x))
+        return x.reshape(x.shape[0], -1)
