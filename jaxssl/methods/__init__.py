@@ -3,6 +3,7 @@
 from jaxssl.methods import (
     autoencoder,  # noqa: F401  (each import registers its method)
     classifier,  # noqa: F401
+    simclr,  # noqa: F401
     stacked_autoencoder,  # noqa: F401
     vae,  # noqa: F401
 )
