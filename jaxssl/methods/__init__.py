@@ -2,6 +2,7 @@
 
 from jaxssl.methods import (
     autoencoder,  # noqa: F401  (each import registers its method)
+    byol,  # noqa: F401
     classifier,  # noqa: F401
     simclr,  # noqa: F401
     stacked_autoencoder,  # noqa: F401
