@@ -17,7 +17,7 @@ def get_config():
     config.method = dict(
         name="byol",
         augment=augment,  # The SimCLR views.
-        tau_base=0.99,
+        tau_base=0.996,  # 0.99 gave kNN 95.3% (= random init) on digits
         tau_schedule="cosine",  # "cosine" (tau_base -> 1) or "constant"
         projection_hidden=256,
         projection_dim=64,
@@ -27,7 +27,7 @@ def get_config():
     )
     config.optim = dict(
         name="adamw",
-        lr=2e-3,
+        lr=5e-3,
         weight_decay=1e-4,
         weight_decay_mask="no_bias_norm",
         clip_norm=0.0,
