@@ -10,7 +10,7 @@ from jaxssl.evaluation.linear_probe import linear_probe
 from tests.helpers import load_config
 
 
-def _fit(name, tmp_path, steps=600, **method):
+def _fit(name, tmp_path, steps=600, probe=True, **method):
     config = load_config(name)
     config.model.hidden = (64,)
     config.model.latent_dim = 16
@@ -21,6 +21,7 @@ def _fit(name, tmp_path, steps=600, **method):
     config.evals.every = 0
     config.evals.embedding_plot = False
     config.evals.raw_baseline = False
+    config.evals.final_probe = probe
     if "warmup_steps" in config.optim.schedule:
         config.optim.schedule.warmup_steps = 10
     for key, value in method.items():
@@ -62,14 +63,16 @@ def test_autoencoder_beats_random_encoder_and_mean_image(tmp_path):
 
 def test_denoising_beats_plain_autoencoder_on_noisy_inputs(tmp_path):
     noise = "noise(std=0.4)"
-    _, plain = _fit("autoencoder_digits", tmp_path / "plain", eval_noise=noise)
-    _, denoising = _fit("denoising_ae_digits", tmp_path / "dae")
+    _, plain = _fit(
+        "autoencoder_digits", tmp_path / "plain", probe=False, eval_noise=noise
+    )
+    _, denoising = _fit("denoising_ae_digits", tmp_path / "dae", probe=False)
     assert denoising["test_noisy_mse"] < 0.8 * plain["test_noisy_mse"]
     assert (tmp_path / "dae" / "denoising.png").exists()
 
 
 def test_sparse_autoencoder_reaches_target_activation(tmp_path):
-    _, summary = _fit("sparse_ae_digits", tmp_path, steps=800)
+    _, summary = _fit("sparse_ae_digits", tmp_path, steps=800, probe=False)
     metrics = summary["final_metrics"]
     assert metrics["mean_activation"] < 0.1  # target 0.05; sigmoid codes start at 0.5
     assert summary["test_mse"] < 0.05
@@ -79,10 +82,13 @@ def test_contractive_penalty_shrinks_encoder_jacobian(tmp_path):
     _, plain = _fit(
         "autoencoder_digits",
         tmp_path / "plain",
+        probe=False,
         code_activation="sigmoid",
         contractive_weight=0.0,
     )
-    exp, cae = _fit("contractive_ae_digits", tmp_path / "cae", contractive_weight=0.1)
+    exp, cae = _fit(
+        "contractive_ae_digits", tmp_path / "cae", probe=False, contractive_weight=0.1
+    )
     # Penalty of the trained CAE vs the same penalty measured on the plain AE.
     assert cae["final_metrics"]["contractive"] > 0
     plain_exp, plain_state = train.restore_run(str(tmp_path / "plain"))
@@ -106,12 +112,12 @@ def test_stacked_autoencoder_phases_and_beats_random_encoder(tmp_path):
 
 
 def test_classifier_on_ten_labels_per_class(tmp_path):
-    _, scratch = _fit("classifier_digits", tmp_path / "scratch", steps=300)
+    _, scratch = _fit("classifier_digits", tmp_path / "scratch", steps=300, probe=False)
     assert scratch["test_accuracy"] > 0.8  # chance is 0.1, 100 labels in all
 
 
 def test_pretrained_encoder_must_match_model(tmp_path):
-    _fit("autoencoder_digits", tmp_path / "ae", steps=20)
+    _fit("autoencoder_digits", tmp_path / "ae", steps=20, probe=False)
     config = load_config("classifier_digits")
     config.method.pretrained = str(tmp_path / "ae")
     with pytest.raises(ValueError, match="model fields differ: hidden, latent_dim"):
