@@ -21,6 +21,7 @@ import jax
 
 from benchmarks.record import append_record
 from jaxssl import train
+from jaxssl.config_utils import apply_overrides
 from tests.helpers import load_config
 
 METHODS = ("simclr", "byol")
@@ -32,10 +33,9 @@ METRICS = (
 )
 
 
-def random_init_metrics(config) -> dict[str, float]:
+def random_init_metrics(exp: train.Experiment) -> dict[str, float]:
     """Probe and kNN of the untrained encoder, as the trainer initialises it."""
-    exp = train.build_experiment(config)
-    rng_init, _ = jax.random.split(jax.random.key(config.seed))
+    rng_init, _ = jax.random.split(jax.random.key(exp.config.seed))
     state = jax.device_get(train.init_state(exp, rng_init))
     results = train.evaluate(exp, state.params, state.extra, full=True)
     return {
@@ -45,15 +45,14 @@ def random_init_metrics(config) -> dict[str, float]:
 
 
 def run(method: str, dataset: str, workroot: str, overrides: list[str]) -> dict:
-    from jaxssl.config_utils import apply_overrides
-
     name = f"{method}_{dataset}"
     config = load_config(name)
     apply_overrides(config, overrides)
     config.evals.embedding_plot = False
     workdir = os.path.join(workroot, name)
-    summary = train.train_and_evaluate(config, workdir, progress=False)
-    summary.update(random_init_metrics(config))
+    exp = train.build_experiment(config)  # One dataset load for both.
+    summary = train.train_and_evaluate(config, workdir, exp=exp, progress=False)
+    summary.update(random_init_metrics(exp))
     setting = f"{summary['steps']} steps, batch {config.input.batch_size}"
     if overrides:
         setting += f" ({' '.join(overrides)})"
