@@ -1,13 +1,12 @@
-"""Methods: one file per method, each registering a factory with ``register``."""
+"""Methods: one file per method, each registering a factory with ``register``.
 
-from jaxssl.methods import (
-    autoencoder,  # noqa: F401  (each import registers its method)
-    byol,  # noqa: F401
-    classifier,  # noqa: F401
-    simclr,  # noqa: F401
-    stacked_autoencoder,  # noqa: F401
-    vae,  # noqa: F401
-)
+Every module in this package is imported here, so adding a method is one new
+file that calls ``register`` (plus a config); nothing else changes.
+"""
+
+import importlib
+import pkgutil
+
 from jaxssl.methods.base import (
     Method,
     MethodBase,
@@ -15,5 +14,8 @@ from jaxssl.methods.base import (
     method_names,
     register,
 )
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    importlib.import_module(f"{__name__}.{_module}")  # Registers its method(s).
 
 __all__ = ["Method", "MethodBase", "build_method", "method_names", "register"]
