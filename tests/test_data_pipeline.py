@@ -107,6 +107,8 @@ def test_device_dataset_and_get_batch():
     idx = np.asarray(batch_indices(rng, NUM_EXAMPLES, BATCH_SIZE, 7))
     np.testing.assert_allclose(batch["image"], images[idx] / 255.0, rtol=1e-6)
     np.testing.assert_array_equal(batch["label"], labels[idx])
+    chex.assert_type(batch["index"], jnp.int32)
+    np.testing.assert_array_equal(batch["index"], idx)
 
 
 def test_device_dataset_sharded():

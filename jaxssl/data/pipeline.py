@@ -176,12 +176,15 @@ def get_batch(data: DeviceDataset, idx: ArrayLike) -> Batch:
         idx: int ``[B]`` example indices, e.g. from :func:`batch_indices`.
 
     Returns:
-        ``{"image": float32 [B, H, W, C] in [0, 1], "label": int32 [B]}``.
+        ``{"image": float32 [B, H, W, C] in [0, 1], "label": int32 [B],
+        "index": int32 [B]}``; ``index`` is each example's position in the
+        training set (memory banks and per-example state key on it).
     """
     idx = jnp.asarray(idx)
     return {
         "image": to_float(jnp.take(data.images, idx, axis=0)),
         "label": jnp.take(data.labels, idx, axis=0),
+        "index": idx.astype(jnp.int32),
     }
 
 
