@@ -29,8 +29,10 @@ def get_config():
     )
     config.method.temperature = 0.2
     config.model.name = "conv"
-    config.model.features = (32, 64)
-    config.model.latent_dim = 128
+    # Wider than digits: on the H100 (10k steps) (32, 64)/128 gave probe 0.881
+    # and (64, 128)/256 gave 0.887 (BYOL: 0.875 vs 0.892); raw pixels 0.847.
+    config.model.features = (64, 128)
+    config.model.latent_dim = 256
     config.model.conv_impl = "patches"  # Faster than lax.conv on XLA:CPU.
     config.optim.lr = 0.3
     config.train.total_steps = 10000
