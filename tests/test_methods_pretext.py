@@ -1,0 +1,151 @@
+"""Rotation, jigsaw and colorization methods: objectives, labels, metrics, config."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxssl.data.pretext import AB_SCALE, colorization_batch
+from jaxssl.methods import build_method
+from jaxssl.methods.rotation import pretext_accuracy
+from tests.helpers import load_config
+
+_BATCH = 4
+
+
+def _config(name: str, **method):
+    config = load_config(name)
+    config.model.hidden = (16,)
+    config.model.latent_dim = 8
+    for key, value in method.items():
+        config.method[key] = value
+    return config
+
+
+def _images(shape=(8, 8, 1), n: int = _BATCH, seed: int = 0) -> jax.Array:
+    return jax.random.uniform(jax.random.key(seed), (n, *shape))
+
+
+def _value_and_grad(method, batch, rng=1):
+    params, extra = method.init(jax.random.key(0), batch)
+    grad_fn = jax.jit(jax.value_and_grad(method.make_objective(extra), has_aux=True))
+    (loss, aux), grads = grad_fn(params, batch, jax.random.key(rng))
+    chex.assert_shape(loss, ())
+    assert loss.dtype == jnp.float32
+    chex.assert_tree_all_finite((loss, aux["metrics"], grads))
+    assert max(float(jnp.abs(g).max()) for g in jax.tree.leaves(grads)) > 0
+    return params, extra, loss, aux
+
+
+def test_pretext_accuracy_on_a_hand_built_case():
+    logits = jnp.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [4, 1, 2]])
+    labels = jnp.array([0, 0, 2, 0])
+    np.testing.assert_allclose(pretext_accuracy(logits, labels), 0.75, atol=1e-6)
+    with pytest.raises(ValueError, match="logits must be"):
+        pretext_accuracy(logits, labels[:3])
+
+
+def test_rotation_objective_labels_and_eval_accuracy():
+    method = build_method(_config("rotation_digits", augment=""), (8, 8, 1), 10)
+    images = _images()
+    params, extra, loss, aux = _value_and_grad(method, {"image": images})
+    # Without augmentation, the inputs are the four rotations, labelled k.
+    inputs, labels = method.pretext_inputs(jax.random.key(2), images)
+    chex.assert_shape(inputs, (4 * _BATCH, 8, 8, 1))
+    for k in range(4):
+        np.testing.assert_array_equal(labels[k * _BATCH : (k + 1) * _BATCH], k)
+        expected = np.rot90(np.asarray(images), k, axes=(1, 2))
+        np.testing.assert_array_equal(inputs[k * _BATCH : (k + 1) * _BATCH], expected)
+    # The eval accuracy is the head's arg-max agreement over all 4 rotations.
+    metrics = method.eval_metrics(params, extra, {"image": images})
+    logits = method.logits(params, inputs)
+    expected = np.mean(np.argmax(np.asarray(logits), -1) == np.asarray(labels))
+    np.testing.assert_allclose(metrics["pretext_accuracy"], expected, atol=1e-6)
+    chex.assert_shape(method.encode(params, extra, images), (_BATCH, 8))
+
+
+def test_rotation_random_mode_labels_match_the_rotations():
+    method = build_method(
+        _config("rotation_digits", augment="", rotations="random"), (8, 8, 1), 10
+    )
+    images = _images(n=8)
+    inputs, labels = method.pretext_inputs(jax.random.key(3), images)
+    for i in range(8):
+        expected = np.rot90(np.asarray(images[i]), int(labels[i]), axes=(0, 1))
+        np.testing.assert_array_equal(inputs[i], expected)
+
+
+def test_jigsaw_objective_labels_and_features():
+    config = _config("jigsaw_digits")
+    method = build_method(config, (8, 8, 1), 10)
+    assert method.tile_size == 4 and method.grid == 2 and len(method.permutations) == 24
+    images = _images()
+    params, extra, _, _ = _value_and_grad(method, {"image": images})
+    tiles, labels = method.puzzles(jax.random.key(5), images)
+    chex.assert_shape(tiles, (_BATCH, 4, 4, 4, 1))
+    # Output position j holds tile permutations[label][j] of the row-major cells.
+    cells = (
+        np.asarray(images).reshape(_BATCH, 2, 4, 2, 4, 1).transpose(0, 1, 3, 2, 4, 5)
+    )
+    cells = cells.reshape(_BATCH, 4, 4, 4, 1)
+    for i in range(_BATCH):
+        order = method.permutations[int(labels[i])]
+        np.testing.assert_array_equal(tiles[i], cells[i][list(order)])
+    features = method.encode(params, extra, images)
+    chex.assert_shape(features, (_BATCH, 4 * 8))  # Concatenated tile features.
+    metrics = method.eval_metrics(params, extra, {"image": images})
+    assert 0.0 <= float(metrics["pretext_accuracy"]) <= 1.0
+
+
+def test_colorization_objective_on_colour_images():
+    config = _config("colorization_cifar10", augment="")
+    config.model = dict(name="mlp", hidden=(16,), latent_dim=8, activation="relu")
+    method = build_method(config, (8, 8, 3), 10)
+    images = _images((8, 8, 3))
+    params, extra, loss, _ = _value_and_grad(method, {"image": images})
+    _, ab = colorization_batch(images)
+    pred = method.predict_ab(params, images)
+    chex.assert_shape(pred, (_BATCH, 8, 8, 2))
+    np.testing.assert_allclose(loss, np.mean((pred - ab) ** 2), rtol=1e-5, atol=1e-6)
+    metrics = method.eval_metrics(params, extra, {"image": images})
+    expected_error = np.mean(np.abs(pred - ab)) * AB_SCALE
+    np.testing.assert_allclose(metrics["ab_abs_error"], expected_error, rtol=1e-5)
+    chex.assert_shape(method.encode(params, extra, images), (_BATCH, 8))
+
+
+def test_colorization_rejects_grayscale_data():
+    config = load_config("colorization_cifar10")
+    config.input.dataset = "digits"
+    with pytest.raises(ValueError, match=r"3 channels.*'digits'.*\(1 channel"):
+        build_method(config, (8, 8, 1), 10)
+
+
+@pytest.mark.parametrize(
+    "name, field, value, message",
+    [
+        ("rotation_digits", "rotations", "some", "method.rotations='some' is not one"),
+        ("rotation_digits", "head_hidden", (0,), "method.head_hidden"),
+        ("rotation_digits", "augment", "spin", "method.augment"),
+        ("jigsaw_digits", "grid", 4, "method.grid=4 is not one of: 2, 3"),
+        ("jigsaw_digits", "num_permutations", 25, "exceeds the 24 permutations"),
+        ("jigsaw_digits", "tile_size", 5, "method.tile_size=5 does not fit"),
+        ("colorization_cifar10", "loss", "l1", "method.loss='l1' is not one"),
+        ("rotation_digits", "temperature", 0.1, "method.temperature is not a field"),
+    ],
+)
+def test_bad_config_values_name_the_field(name, field, value, message):
+    config = load_config(name)
+    config.method[field] = value
+    shape = (32, 32, 3) if name.startswith("colorization") else (8, 8, 1)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        build_method(config, shape, 10)
+
+
+def test_jigsaw_conv_tiles_are_multiples_of_the_stride():
+    config = load_config("jigsaw_fashion_mnist")
+    method = build_method(config, (28, 28, 1), 10)
+    assert method.tile_size == 12  # 14x14 cells, conv (32, 64): multiple of 4
+    config.method.tile_size = 10
+    with pytest.raises(ValueError, match="multiple of 4"):
+        build_method(config, (28, 28, 1), 10)
