@@ -1,0 +1,70 @@
+"""CPC on scikit-learn's digits (8x8): 3x3 grid of 4x4 patches, kNN and probe.
+
+The 8x8 image is cut into 4x4 patches with stride 2 (a 3x3 grid, 50% overlap,
+as in CPC v2); a small MLP encodes each patch, a causal conv context network
+summarises the rows above, and linear predictors guess the patch embeddings
+one and two rows below. The probe sees the mean-pooled patch embeddings.
+
+Launch:
+  jaxssl train configs/cpc_digits.py --workdir runs/cpc_digits
+
+Smoke variant (a few seconds):
+  jaxssl train configs/cpc_digits.py --workdir /tmp/cpc \
+      --config.train.total_steps=20 --config.optim.schedule.warmup_steps=2
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    config.parallel = "jit"  # "jit" (sharded jit over a mesh) or "pmap"
+    config.num_devices = 0  # 0 = all devices
+
+    config.method = dict(
+        name="cpc",
+        patch_size=4,
+        patch_stride=2,
+        steps=(1, 2),  # Row offsets predicted; each in 1..grid_rows - 1.
+        context_features=64,
+        context_layers=2,
+        context_kernel=(2, 3),  # (rows: current + above, columns)
+        score="dot",  # "dot": CPC's bilinear z^T W_k c; "cosine": normalised
+        temperature=1.0,  # Divides the scores (use < 1 with "cosine").
+        negative_group=0,  # 0: every patch of the batch is a negative.
+        features="patches",  # encode(): "patches", "context" or "both"
+        # A small shift before cutting; no flip (mirrored digits are others).
+        augment="translate(max_shift=1)",
+    )
+    config.model = dict(  # The shared patch encoder.
+        name="mlp",  # "mlp" or "conv"
+        hidden=(128,),
+        latent_dim=64,  # Patch embedding; its grid mean is the representation.
+        activation="relu",
+        features=(32, 64),  # conv channels (name="conv")
+        conv_impl="lax",  # "lax" or "patches"
+    )
+    config.optim = dict(
+        name="adamw",
+        lr=1e-3,
+        weight_decay=1e-4,
+        weight_decay_mask="no_bias_norm",
+        clip_norm=1.0,
+        schedule=dict(name="warmup_cosine", warmup_steps=100),
+    )
+    config.input = dict(
+        dataset="digits",  # "digits", "idx:<dir>" or "tfds:<name>"
+        data_dir=None,
+        batch_size=128,
+        augment="",  # Augmented inside the objective.
+    )
+    config.train = dict(total_steps=2000, log_every=100, ckpt_every=1000)
+    config.evals = dict(
+        every=500,
+        knn_k=20,
+        raw_baseline=True,
+        embedding_plot=True,
+        final_probe=True,  # L-BFGS linear probe on the encoder features
+    )
+    return config
