@@ -16,7 +16,7 @@ def get_config():
     config.method = dict(
         name="deepcluster",
         num_clusters=50,  # over-clustering (10 classes), as the paper does
-        recluster_every=25,  # updates between k-means runs (~4 epochs of 1,437)
+        recluster_every=100,  # updates between k-means runs (~18 epochs of 1,437)
         pca_dim=32,  # whitened dims before k-means (<= model.latent_dim)
         kmeans_iters=50,
         kmeans_restarts=3,
