@@ -194,6 +194,17 @@ def test_bad_fields_are_clear_errors(field, value, message):
         _method(config)
 
 
+def test_eval_metrics_score_whole_groups_of_a_ragged_test_chunk():
+    method = _method(_config(negative_group=4))
+    images = _images(10)
+    params, extra = method.init(jax.random.key(0), {"image": images})
+    got = method.eval_metrics(params, extra, {"image": images})
+    want = method.eval_metrics(params, extra, {"image": images[:8]})
+    np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-6)
+    small = method.eval_metrics(params, extra, {"image": images[:3]})
+    chex.assert_tree_all_finite(small)
+
+
 def test_negative_group_must_divide_the_batch():
     method = _method(_config(negative_group=3))
     batch = {"image": _images()}

@@ -61,6 +61,8 @@ from jaxssl.models import build_autoencoder
 
 FEATURES = ("patches", "context", "both")
 SCORES = ("dot", "cosine")
+# A fixed key for the test-set augmentation: every checkpoint sees equal images.
+_EVAL_SEED = 4321
 
 
 def grid_size(image_size: int, patch_size: int, stride: int) -> int:
@@ -342,8 +344,17 @@ class CPC(MethodBase):
 
     def eval_metrics(self, params, extra, batch: Batch) -> dict[str, jax.Array]:
         del extra
-        # No augmentation at eval: the key is unused unless augment is set.
-        loss, metrics = self._loss(params, batch["image"], jax.random.key(0), None)
+        images = batch["image"]
+        method = self
+        group = self.negative_group
+        if group and images.shape[0] % group:
+            # Test chunks need not be multiples of the group: score whole
+            # groups only (a chunk smaller than one group is one group).
+            if images.shape[0] > group:
+                images = images[: images.shape[0] // group * group]
+            else:
+                method = dataclasses.replace(self, negative_group=0)
+        loss, metrics = method._loss(params, images, jax.random.key(_EVAL_SEED), None)
         return {"loss": loss, **metrics}
 
 
