@@ -1,5 +1,7 @@
 """Rotation, jigsaw and colorization methods: objectives, labels, metrics, config."""
 
+import importlib.util
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -149,3 +151,34 @@ def test_jigsaw_conv_tiles_are_multiples_of_the_stride():
     config.method.tile_size = 10
     with pytest.raises(ValueError, match="multiple of 4"):
         build_method(config, (28, 28, 1), 10)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is None,
+    reason="tensorflow absent: TFDS mock data needs it (pip install jaxssl[tfds])",
+)
+@pytest.mark.slow  # TFDS mock preparation plus a trainer compile (~30 s loaded).
+def test_colorization_config_trains_on_tfds_mock_cifar10(tmp_path):
+    """The CIFAR-10 config's wiring, on TFDS's locally generated fake CIFAR-10."""
+    import tensorflow_datasets as tfds
+
+    from jaxssl import train
+
+    config = load_config("colorization_cifar10")
+    config.input.data_dir = str(tmp_path)
+    config.input.batch_size = 8
+    config.model.features = (8, 16)
+    config.model.latent_dim = 16
+    config.num_devices = 1
+    config.train.total_steps = 2
+    config.optim.schedule.warmup_steps = 1
+    with tfds.testing.mock_data(num_examples=16):
+        exp = train.build_experiment(config)
+    assert exp.dataset.image_shape == (32, 32, 3)
+    rng_init, rng_train = jax.random.split(jax.random.key(0))
+    state = train.init_state(exp, rng_init)
+    data, step_fn = train.place_data(exp), train.compile_train_step(exp)
+    for _ in range(2):
+        state, metrics = step_fn(state, data, rng_train)
+    chex.assert_tree_all_finite((state.params, metrics))
+    assert int(state.step) == 2
