@@ -80,23 +80,22 @@ def test_queue_holds_the_last_keys_in_order_and_key_branch_is_ema():
 
     tx = optax.sgd(0.5)
     state = train.TrainState(jnp.zeros((), jnp.int32), params, tx.init(params), extra)
-    update = jax.jit(
-        functools.partial(
-            train.apply_update,
-            parallel=make_data_parallel("jit", 1),
-            method=method,
-            tx=tx,
-        )
+    update = functools.partial(
+        train.apply_update, parallel=make_data_parallel("jit", 1), method=method, tx=tx
     )
-    reference = jax.jit(functools.partial(_reference, method))
+
+    @jax.jit  # The reference sees the state before the update.
+    def reference_and_update(state, images, rng):
+        want = _reference(method, state.params, state.extra, images, rng)
+        return want, update(state, {"image": images}, rng)
+
     expected = []
     steps = 6  # 96 keys: the queue of 64 wraps around.
     for step in range(steps):
         images, rng = _images(step), jax.random.key(step)
-        keys, want_loss = reference(state.params, state.extra, images, rng)
-        expected.append(np.asarray(keys))
         old_key = state.extra["key"]
-        state, metrics = update(state, {"image": images}, rng)
+        (keys, want_loss), (state, metrics) = reference_and_update(state, images, rng)
+        expected.append(np.asarray(keys))
         np.testing.assert_allclose(metrics["loss"], want_loss, rtol=1e-5, atol=1e-6)
         # EMA of the key branch towards the *updated* query branch.
         want_key = jax.tree.map(
@@ -126,21 +125,28 @@ def test_symmetric_loss_enqueues_both_views_keys():
     images, rng = _images(0), jax.random.key(3)
     params, extra = method.init(jax.random.key(0), {"image": images})
     params = jax.tree.map(lambda x: x * 1.05, params)  # Query != key branch.
-    loss, aux = jax.jit(method.make_objective(extra))(params, {"image": images}, rng)
-    view1, view2 = two_views(make_augment_fn(_AUGMENT), rng, images)
-    unit = lambda x: x / jnp.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
-    k1, k2 = (
-        unit(method.project(extra["key"], view1)),
-        unit(method.project(extra["key"], view2)),
-    )
-    q1, q2 = method.project(params, view1), method.project(params, view2)
-    nce = functools.partial(
-        losses.info_nce,
-        temperature=0.2,
-        negatives=extra["queue"],
-        in_batch_negatives=False,
-    )
-    np.testing.assert_allclose(loss, 0.5 * (nce(q1, k2) + nce(q2, k1)), rtol=1e-5)
+
+    def reference(params, extra):
+        view1, view2 = two_views(make_augment_fn(_AUGMENT), rng, images)
+        unit = lambda x: x / jnp.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+        k1 = unit(method.project(extra["key"], view1))
+        k2 = unit(method.project(extra["key"], view2))
+        q1, q2 = method.project(params, view1), method.project(params, view2)
+        nce = functools.partial(
+            losses.info_nce,
+            temperature=0.2,
+            negatives=extra["queue"],
+            in_batch_negatives=False,
+        )
+        return k1, k2, 0.5 * (nce(q1, k2) + nce(q2, k1))
+
+    @jax.jit  # One compilation for the method and the reference.
+    def both(params, extra):
+        got = method.make_objective(extra)(params, {"image": images}, rng)
+        return got, reference(params, extra)
+
+    (loss, aux), (k1, k2, want) = both(params, extra)
+    np.testing.assert_allclose(loss, want, rtol=1e-5)
     new = aux["extra"]
     assert int(new["queue_ptr"]) == 2 * _BATCH
     np.testing.assert_allclose(new["queue"][:_BATCH], k1, rtol=1e-5, atol=1e-6)
