@@ -16,7 +16,7 @@ def get_config():
     config = load_sibling(__file__, "instdisc_digits")
     fashion = load_sibling(__file__, "simclr_fashion_mnist")
     config.input = fashion.input  # batch 256
-    config.model = fashion.model  # conv (32, 64) -> 128
+    config.model = fashion.model  # SimCLR's conv encoder (64, 128) -> 256
     config.method.augment = fashion.method.augment
     # 60,000 bank rows: sample 4096 negatives per batch, as the paper does.
     config.method.num_negatives = 4096

@@ -15,7 +15,7 @@ def get_config():
     config = load_sibling(__file__, "moco_digits")
     fashion = load_sibling(__file__, "simclr_fashion_mnist")
     config.input = fashion.input  # batch 256
-    config.model = fashion.model  # conv (32, 64) -> 128
+    config.model = fashion.model  # SimCLR's conv encoder (64, 128) -> 256
     config.method.augment = fashion.method.augment
     config.method.queue_size = 8192  # 32 batches of 256
     config.method.momentum = 0.99

@@ -20,7 +20,9 @@ position in the training set, as ``jaxssl.data.get_batch`` returns it).
 Multi-device: under sharded ``jax.jit`` the objective sees the global batch;
 under ``pmap`` the features and indices are all-gathered
 (``gather_rows(..., bound_axis_name())``), so every device applies the same
-update and the replicated banks stay equal.
+update and the replicated banks stay equal. The sampled negatives are shared
+by the batch that the objective sees: the global batch under jit, each
+device's rows (with that device's own samples) under pmap.
 
 The encoder's output (before the head) is the representation that kNN and
 the linear probe evaluate, as for the other contrastive methods.
