@@ -30,7 +30,7 @@ def _images(shape=(8, 8, 1), n: int = _BATCH, seed: int = 0) -> jax.Array:
 
 
 def _value_and_grad(method, batch, rng=1):
-    params, extra = method.init(jax.random.key(0), batch)
+    params, extra = jax.jit(method.init)(jax.random.key(0), batch)
     grad_fn = jax.jit(jax.value_and_grad(method.make_objective(extra), has_aux=True))
     (loss, aux), grads = grad_fn(params, batch, jax.random.key(rng))
     chex.assert_shape(loss, ())
@@ -52,19 +52,25 @@ def test_rotation_objective_labels_and_eval_accuracy():
     method = build_method(_config("rotation_digits", augment=""), (8, 8, 1), 10)
     images = _images()
     params, extra, loss, aux = _value_and_grad(method, {"image": images})
+
+    @jax.jit  # One compilation for everything below (eager ops compile one by one).
+    def outputs(params, images):
+        inputs, labels = method.pretext_inputs(jax.random.key(2), images)
+        metrics = method.eval_metrics(params, extra, {"image": images})
+        features = method.encode(params, extra, images)
+        return inputs, labels, metrics, method.logits(params, inputs), features
+
+    inputs, labels, metrics, logits, features = outputs(params, images)
     # Without augmentation, the inputs are the four rotations, labelled k.
-    inputs, labels = method.pretext_inputs(jax.random.key(2), images)
     chex.assert_shape(inputs, (4 * _BATCH, 8, 8, 1))
     for k in range(4):
         np.testing.assert_array_equal(labels[k * _BATCH : (k + 1) * _BATCH], k)
         expected = np.rot90(np.asarray(images), k, axes=(1, 2))
         np.testing.assert_array_equal(inputs[k * _BATCH : (k + 1) * _BATCH], expected)
     # The eval accuracy is the head's arg-max agreement over all 4 rotations.
-    metrics = method.eval_metrics(params, extra, {"image": images})
-    logits = method.logits(params, inputs)
     expected = np.mean(np.argmax(np.asarray(logits), -1) == np.asarray(labels))
     np.testing.assert_allclose(metrics["pretext_accuracy"], expected, atol=1e-6)
-    chex.assert_shape(method.encode(params, extra, images), (_BATCH, 8))
+    chex.assert_shape(features, (_BATCH, 8))
 
 
 def test_rotation_random_mode_labels_match_the_rotations():
@@ -72,7 +78,7 @@ def test_rotation_random_mode_labels_match_the_rotations():
         _config("rotation_digits", augment="", rotations="random"), (8, 8, 1), 10
     )
     images = _images(n=8)
-    inputs, labels = method.pretext_inputs(jax.random.key(3), images)
+    inputs, labels = jax.jit(method.pretext_inputs)(jax.random.key(3), images)
     for i in range(8):
         expected = np.rot90(np.asarray(images[i]), int(labels[i]), axes=(0, 1))
         np.testing.assert_array_equal(inputs[i], expected)
@@ -84,7 +90,14 @@ def test_jigsaw_objective_labels_and_features():
     assert method.tile_size == 4 and method.grid == 2 and len(method.permutations) == 24
     images = _images()
     params, extra, _, _ = _value_and_grad(method, {"image": images})
-    tiles, labels = method.puzzles(jax.random.key(5), images)
+
+    @jax.jit
+    def outputs(params, images):
+        tiles, labels = method.puzzles(jax.random.key(5), images)
+        metrics = method.eval_metrics(params, extra, {"image": images})
+        return tiles, labels, metrics, method.encode(params, extra, images)
+
+    tiles, labels, metrics, features = outputs(params, images)
     chex.assert_shape(tiles, (_BATCH, 4, 4, 4, 1))
     # Output position j holds tile permutations[label][j] of the row-major cells.
     cells = (
@@ -94,9 +107,7 @@ def test_jigsaw_objective_labels_and_features():
     for i in range(_BATCH):
         order = method.permutations[int(labels[i])]
         np.testing.assert_array_equal(tiles[i], cells[i][list(order)])
-    features = method.encode(params, extra, images)
     chex.assert_shape(features, (_BATCH, 4 * 8))  # Concatenated tile features.
-    metrics = method.eval_metrics(params, extra, {"image": images})
     assert 0.0 <= float(metrics["pretext_accuracy"]) <= 1.0
 
 
@@ -106,14 +117,24 @@ def test_colorization_objective_on_colour_images():
     method = build_method(config, (8, 8, 3), 10)
     images = _images((8, 8, 3))
     params, extra, loss, _ = _value_and_grad(method, {"image": images})
-    _, ab = colorization_batch(images)
-    pred = method.predict_ab(params, images)
+
+    @jax.jit
+    def outputs(params, images):
+        metrics = method.eval_metrics(params, extra, {"image": images})
+        features = method.encode(params, extra, images)
+        return (
+            colorization_batch(images)[1],
+            method.predict_ab(params, images),
+            metrics,
+            features,
+        )
+
+    ab, pred, metrics, features = outputs(params, images)
     chex.assert_shape(pred, (_BATCH, 8, 8, 2))
     np.testing.assert_allclose(loss, np.mean((pred - ab) ** 2), rtol=1e-5, atol=1e-6)
-    metrics = method.eval_metrics(params, extra, {"image": images})
     expected_error = np.mean(np.abs(pred - ab)) * AB_SCALE
     np.testing.assert_allclose(metrics["ab_abs_error"], expected_error, rtol=1e-5)
-    chex.assert_shape(method.encode(params, extra, images), (_BATCH, 8))
+    chex.assert_shape(features, (_BATCH, 8))
 
 
 def test_colorization_rejects_grayscale_data():
