@@ -2,9 +2,10 @@
 
 One compact table per family (per method where a family's methods report
 different metrics): a row per (method, dataset, setting, device), a column per
-metric, the newest record of each. Timing details that only make sense next
-to their record (CPU seconds, first-call compile time) stay in the jsonl
-files.
+metric, the newest record of each, and the run's wall time where recorded
+(with the setting and device, the training budget). Timing details that only
+make sense next to their record (CPU seconds, first-call compile time) stay
+in the jsonl files.
 
 Run: python -m benchmarks.make_tables
 """
@@ -84,6 +85,8 @@ def pivot(records: list[dict], title: str) -> str:
             _short_device(rec.get("device", "")),
         )
         row = rows.setdefault(key, {"date": rec.get("date", "")})
+        if rec.get("wall_s") is not None:
+            row["wall_s"] = _fmt(float(rec["wall_s"]))
         value = _fmt(rec["value"])
         if rec.get("std") is not None:
             value += f" ± {_fmt(rec['std'])}"
@@ -93,7 +96,9 @@ def pivot(records: list[dict], title: str) -> str:
             value += f" ± {_fmt(rec['ci95'])} (95% CI)"
         row[rec["metric"]] = value
         row["date"] = max(row["date"], rec.get("date", ""))
-    head = ["method", "dataset", "setting", *metrics, "device", "date"]
+    timed = any("wall_s" in row for row in rows.values())
+    head = ["method", "dataset", "setting", *metrics]
+    head += ["wall (s)", "device", "date"] if timed else ["device", "date"]
     lines = [
         "| " + " | ".join(head) + " |",
         "| " + " | ".join("---" for _ in head) + " |",
@@ -101,6 +106,7 @@ def pivot(records: list[dict], title: str) -> str:
     for (method, dataset, setting, device), row in rows.items():
         cells = [method, dataset, setting]
         cells += [row.get(m, "") for m in metrics]
+        cells += [row.get("wall_s", "")] if timed else []
         cells += [device, row["date"]]
         lines.append("| " + " | ".join(cells) + " |")
     return f"#### {title}\n\n" + "\n".join(lines) + "\n"
