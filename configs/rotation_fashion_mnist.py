@@ -4,6 +4,10 @@ Data: `apt-get install dataset-fashion-mnist` (Debian) puts the IDX files in
 /usr/share/datasets/fashion-mnist; any folder with the four IDX files works
 via --config.input.dataset=idx:DIR.
 
+Measured on an H100 after 1,500 steps: linear probe 0.876, kNN 0.861 (raw
+pixels 0.847 / 0.846, random-init encoder 0.846 / 0.838), held-out rotation
+accuracy 98.2%.
+
 Launch (GPU, ~10k steps):
   jaxssl train configs/rotation_fashion_mnist.py --workdir runs/rotation_fm
 
