@@ -10,7 +10,14 @@ import pytest
 
 from jaxssl import losses
 from jaxssl.methods import build_method
-from jaxssl.methods.cmc import laplacian, make_views, sobel_magnitude, sobel_x, sobel_y
+from jaxssl.methods.cmc import (
+    global_multiview_nce,
+    laplacian,
+    make_views,
+    sobel_magnitude,
+    sobel_x,
+    sobel_y,
+)
 from tests.helpers import load_config
 
 _BATCH = 8
@@ -166,3 +173,29 @@ def test_bad_fields_are_clear_errors(field, value, message):
     config.method[field] = value
     with pytest.raises(ValueError, match=message):
         build_method(config, (8, 8, 1), 10)
+
+
+def test_pmap_gathers_every_view_and_matches_the_global_loss_and_grads():
+    devices = 4
+    embeddings = jax.random.normal(jax.random.key(0), (3, 8, 5))
+
+    def loss_fn(x, axis_name):
+        return global_multiview_nce(
+            x, temperature=0.3, pairs="full", axis_name=axis_name
+        )
+
+    want, want_grad = jax.value_and_grad(loss_fn)(embeddings, None)
+    shards = jnp.moveaxis(embeddings.reshape(3, devices, 2, 5), 1, 0)  # [4, 3, 2, 5]
+
+    def per_device(x):
+        return jax.value_and_grad(loss_fn)(x, "data")
+
+    loss, grad = jax.pmap(per_device, axis_name="data", devices=jax.devices()[:4])(
+        shards
+    )
+    np.testing.assert_allclose(loss, np.full(devices, want), rtol=1e-5, atol=1e-6)
+    # Every device computes the global loss, so the all-gather's transpose sums
+    # `devices` equal cotangents onto each device's rows; the trainer's pmean
+    # of parameter gradients then divides by `devices` again.
+    got = np.moveaxis(np.asarray(grad), 0, 1).reshape(3, 8, 5)
+    np.testing.assert_allclose(got / devices, want_grad, rtol=1e-4, atol=1e-6)

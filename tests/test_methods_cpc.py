@@ -211,3 +211,28 @@ def test_negative_group_must_divide_the_batch():
     params, extra = method.init(jax.random.key(0), batch)
     with pytest.raises(ValueError, match="method.negative_group=3 must divide"):
         jax.eval_shape(method.make_objective(extra), params, batch, jax.random.key(1))
+
+
+def test_pmap_with_whole_batch_negatives_matches_the_global_loss():
+    devices = 4
+    steps = (1, 2)
+    z = jax.random.normal(jax.random.key(0), (8, 3, 2, 5))
+    preds = jax.random.normal(jax.random.key(1), (2, 8, 3, 2, 5))
+
+    def loss_fn(preds, z, axis_name):
+        arrays = shifted_targets(z, preds, steps)
+        return grouped_cpc_loss(*arrays, group=0, temperature=1.0, axis_name=axis_name)
+
+    want, want_grad = jax.value_and_grad(loss_fn)(preds, z, None)
+    z_shards = z.reshape(devices, 2, 3, 2, 5)
+    pred_shards = jnp.moveaxis(preds.reshape(2, devices, 2, 3, 2, 5), 1, 0)
+    loss, grad = jax.pmap(
+        jax.value_and_grad(functools.partial(loss_fn, axis_name="data")),
+        axis_name="data",
+        devices=jax.devices()[:devices],
+    )(pred_shards, z_shards)
+    np.testing.assert_allclose(loss, np.full(devices, want), rtol=1e-5, atol=1e-6)
+    # Every device computes the global loss: its rows get `devices` equal
+    # cotangents (the trainer's pmean divides them out again).
+    got = np.moveaxis(np.asarray(grad), 0, 1).reshape(preds.shape)
+    np.testing.assert_allclose(got / devices, want_grad, rtol=1e-4, atol=1e-6)

@@ -176,6 +176,35 @@ def make_views(
     return out
 
 
+def global_multiview_nce(
+    embeddings: jax.Array,
+    *,
+    temperature: float,
+    pairs: str,
+    axis_name: str | None = None,
+) -> jax.Array:
+    """``multiview_nce`` over the global batch, also under ``pmap``.
+
+    Under ``pmap`` each device holds ``b`` rows of every view: they are
+    gathered (device 0's first) and every device computes the global-batch
+    loss. The all-gather's transpose sums the devices' (equal) cotangents, so
+    the pmean over devices of the gradients is the global-batch gradient.
+
+    Args:
+      embeddings: [V, b, D] this device's embeddings of the V views.
+      temperature: softmax temperature.
+      pairs: "full" or "core".
+      axis_name: the mapped device axis, or None (the batch is global).
+
+    Returns:
+      Scalar float32: ``multiview_nce`` of the global [V, B, D] embeddings.
+    """
+    gathered = jnp.moveaxis(
+        gather_rows(jnp.moveaxis(embeddings, 1, 0), axis_name), 0, 1
+    )
+    return multiview_nce(gathered, temperature=temperature, pairs=pairs)
+
+
 @dataclasses.dataclass(frozen=True)
 class CMC(MethodBase):
     """One encoder and projection head per view, trained with ``multiview_nce``.
@@ -236,12 +265,12 @@ class CMC(MethodBase):
             independent_augment=self.independent_augment,
         )
         embeddings = self.project(params, views)  # [V, b, D]
-        # Under pmap each device holds b rows; gather every view's rows so the
-        # negatives come from the global batch (identity under jit).
-        gathered = jnp.moveaxis(
-            gather_rows(jnp.moveaxis(embeddings, 1, 0), axis_name), 0, 1
+        loss = global_multiview_nce(
+            embeddings,
+            temperature=self.temperature,
+            pairs=self.pairs,
+            axis_name=axis_name,
         )
-        loss = multiview_nce(gathered, temperature=self.temperature, pairs=self.pairs)
         metrics = view_metrics(embeddings[0], embeddings[1])
         return loss, metrics
 
