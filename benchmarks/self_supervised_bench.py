@@ -24,7 +24,19 @@ from jaxssl import train
 from jaxssl.config_utils import apply_overrides
 from tests.helpers import load_config
 
-METHODS = ("simclr", "byol")
+METHODS = (
+    "simclr",
+    "byol",
+    "moco",
+    "instdisc",
+    "cpc",
+    "cmc",
+    "rotation",
+    "jigsaw",
+    "deepcluster",
+)
+# Held-out accuracy on the method's own pretext task, where it has one.
+PRETEXT_METRICS = ("test_pretext_accuracy",)
 METRICS = (
     "linear_probe_accuracy",
     "linear_probe_raw_accuracy",
@@ -56,7 +68,8 @@ def run(method: str, dataset: str, workroot: str, overrides: list[str]) -> dict:
     setting = f"{summary['steps']} steps, batch {config.input.batch_size}"
     if overrides:
         setting += f" ({' '.join(overrides)})"
-    for metric in METRICS + tuple(k for k in summary if k.startswith("random_init")):
+    extra = [k for k in summary if k.startswith("random_init") or k in PRETEXT_METRICS]
+    for metric in METRICS + tuple(extra):
         append_record(
             "self_supervised",
             method=method,
