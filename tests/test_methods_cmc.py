@@ -141,6 +141,7 @@ def test_views_use_independent_augmentations_and_their_own_encoders():
     np.testing.assert_allclose(features[:, 8:16], edges, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow  # Compiles rgb_to_lab and two more encoders (~8 s).
 def test_colour_views_are_l_and_ab():
     config = _config(views=("lab_l", "lab_ab"), features="first")
     images = _images(channels=3)
@@ -175,6 +176,7 @@ def test_bad_fields_are_clear_errors(field, value, message):
         build_method(config, (8, 8, 1), 10)
 
 
+@pytest.mark.slow  # A 4-device pmap compilation (~10 s on a loaded 2-core CPU).
 def test_pmap_gathers_every_view_and_matches_the_global_loss_and_grads():
     devices = 4
     embeddings = jax.random.normal(jax.random.key(0), (3, 8, 5))

@@ -198,11 +198,10 @@ def test_eval_metrics_score_whole_groups_of_a_ragged_test_chunk():
     method = _method(_config(negative_group=4))
     images = _images(10)
     params, extra = method.init(jax.random.key(0), {"image": images})
-    got = method.eval_metrics(params, extra, {"image": images})
-    want = method.eval_metrics(params, extra, {"image": images[:8]})
+    eval_fn = jax.jit(method.eval_metrics)
+    got = eval_fn(params, extra, {"image": images})
+    want = eval_fn(params, extra, {"image": images[:8]})
     np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-6)
-    small = method.eval_metrics(params, extra, {"image": images[:3]})
-    chex.assert_tree_all_finite(small)
 
 
 def test_negative_group_must_divide_the_batch():
@@ -213,6 +212,7 @@ def test_negative_group_must_divide_the_batch():
         jax.eval_shape(method.make_objective(extra), params, batch, jax.random.key(1))
 
 
+@pytest.mark.slow  # A 4-device pmap compilation (~10 s on a loaded 2-core CPU).
 def test_pmap_with_whole_batch_negatives_matches_the_global_loss():
     devices = 4
     steps = (1, 2)
