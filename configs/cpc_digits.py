@@ -30,8 +30,11 @@ def get_config() -> ml_collections.ConfigDict:
         context_features=64,
         context_layers=2,
         context_kernel=(2, 3),  # (rows: current + above, columns)
-        score="dot",  # "dot": CPC's bilinear z^T W_k c; "cosine": normalised
-        temperature=1.0,  # Divides the scores (use < 1 with "cosine").
+        # "dot": CPC's bilinear z^T W_k c (use temperature=1); "cosine": both
+        # sides L2-normalised. On digits (1500 steps) cosine/0.1 gave the same
+        # probe as dot/1 (0.933) and a better kNN (0.814 vs 0.764).
+        score="cosine",
+        temperature=0.1,
         negative_group=0,  # 0: every patch of the batch is a negative.
         features="patches",  # encode(): "patches", "context" or "both"
         # A small shift before cutting; no flip (mirrored digits are others).
