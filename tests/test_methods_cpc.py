@@ -88,15 +88,19 @@ def test_shifted_targets_pairs_each_prediction_with_the_patch_k_rows_below():
     np.testing.assert_array_equal(mask[1, 1], [[1, 1], [0, 0], [0, 0]])
 
 
-def _numpy_cpc(predictions, targets):
+def _numpy_cpc(predictions, targets, cosine=False, temperature=1.0):
     """Mean cross-entropy of row i against all rows of targets (NumPy)."""
-    logits = predictions.astype(np.float64) @ targets.astype(np.float64).T
+    predictions, targets = predictions.astype(np.float64), targets.astype(np.float64)
+    if cosine:
+        predictions /= np.linalg.norm(predictions, axis=1, keepdims=True)
+        targets /= np.linalg.norm(targets, axis=1, keepdims=True)
+    logits = predictions @ targets.T / temperature
     peak = logits.max(axis=1, keepdims=True)
     logsumexp = np.log(np.exp(logits - peak).sum(axis=1)) + peak[:, 0]
     return float(np.mean(logsumexp - np.diag(logits)))
 
 
-def _reference_cpc(predictions, z, steps, groups):
+def _reference_cpc(predictions, z, steps, groups, **score):
     """Explicit loops: valid (prediction, target) rows per step and group."""
     predictions, z = np.asarray(predictions), np.asarray(z)
     batch, rows, cols, _ = z.shape
@@ -110,7 +114,7 @@ def _reference_cpc(predictions, z, steps, groups):
                     for j in range(cols):
                         pred_rows.append(predictions[i, b, r, j])
                         target_rows.append(z[b, r + k, j])
-            loss = _numpy_cpc(np.stack(pred_rows), np.stack(target_rows))
+            loss = _numpy_cpc(np.stack(pred_rows), np.stack(target_rows), **score)
             total += loss * len(pred_rows)
             count += len(pred_rows)
     return total / count
@@ -133,8 +137,13 @@ def test_wiring_matches_cpc_loss_on_compacted_valid_rows(group):
     )
 
 
-def test_objective_is_the_grouped_loss_of_the_model_outputs_with_finite_grads():
-    config = _config(augment="", steps=(1, 2), negative_group=4)
+@pytest.mark.parametrize("score, temperature", [("dot", 1.0), ("cosine", 0.2)])
+def test_objective_is_the_grouped_loss_of_the_model_outputs_with_finite_grads(
+    score, temperature
+):
+    config = _config(
+        augment="", steps=(1, 2), negative_group=4, score=score, temperature=temperature
+    )
     method = _method(config)
     batch = {"image": _images()}
     params, extra = method.init(jax.random.key(0), batch)
@@ -150,7 +159,9 @@ def test_objective_is_the_grouped_loss_of_the_model_outputs_with_finite_grads():
     z, contexts = method.contexts_from_patches(params, method.patches(batch["image"]))
     kernel = params["predictors"]["params"]["kernel"]  # [F, K, D]
     preds = jnp.einsum("brcf,fkd->kbrcd", contexts, kernel)
-    want = _reference_cpc(preds, z, (1, 2), _BATCH // 4)
+    want = _reference_cpc(
+        preds, z, (1, 2), _BATCH // 4, cosine=score == "cosine", temperature=temperature
+    )
     np.testing.assert_allclose(float(loss), want, rtol=1e-5, atol=1e-6)
 
     features = method.encode(params, extra, batch["image"])
