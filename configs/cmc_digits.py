@@ -15,13 +15,12 @@ Smoke variant (a few seconds):
 
 import ml_collections
 
+from jaxssl.config_utils import load_sibling
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.seed = 0
-    config.parallel = "jit"  # "jit" (sharded jit over a mesh) or "pmap"
-    config.num_devices = 0  # 0 = all devices
-
+    # SimCLR's optimiser, data, schedule and evaluation; CMC's method.
+    config = load_sibling(__file__, "simclr_digits")
     config.method = dict(
         name="cmc",
         views=("identity", "sobel", "laplacian"),  # See jaxssl/methods/cmc.py.
@@ -38,35 +37,6 @@ def get_config() -> ml_collections.ConfigDict:
         projection_norm="none",  # "none" or "layernorm"
         features="concat",  # encode(): "concat" (all views) or "first"
     )
-    config.model = dict(  # One encoder of this shape per view.
-        name="mlp",  # "mlp" or "conv"
-        hidden=(256,),
-        latent_dim=64,  # Per view; the representation is 3 x 64 = 192 wide.
-        activation="relu",
-        features=(32, 64),  # conv channels (name="conv")
-        conv_impl="lax",  # "lax" or "patches"
-    )
-    config.optim = dict(
-        name="momentum",
-        lr=0.3,
-        momentum=0.9,
-        weight_decay=1e-4,
-        weight_decay_mask="no_bias_norm",
-        clip_norm=0.0,
-        schedule=dict(name="warmup_cosine", warmup_steps=100),
-    )
-    config.input = dict(
-        dataset="digits",  # "digits", "idx:<dir>" or "tfds:<name>"
-        data_dir=None,
-        batch_size=256,
-        augment="",  # The views are augmented inside the objective.
-    )
-    config.train = dict(total_steps=2000, log_every=100, ckpt_every=1000)
-    config.evals = dict(
-        every=500,
-        knn_k=20,
-        raw_baseline=True,
-        embedding_plot=True,
-        final_probe=True,  # L-BFGS linear probe on the encoder features
-    )
+    # One encoder of this shape per view: the representation is 3 x 64 = 192.
+    config.model.latent_dim = 64
     return config

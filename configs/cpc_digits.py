@@ -15,13 +15,13 @@ Smoke variant (a few seconds):
 
 import ml_collections
 
+from jaxssl.config_utils import load_sibling
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.seed = 0
-    config.parallel = "jit"  # "jit" (sharded jit over a mesh) or "pmap"
-    config.num_devices = 0  # 0 = all devices
-
+    # SimCLR's data, schedule and evaluation; CPC's method, patch encoder and
+    # optimiser.
+    config = load_sibling(__file__, "simclr_digits")
     config.method = dict(
         name="cpc",
         patch_size=4,
@@ -42,14 +42,8 @@ def get_config() -> ml_collections.ConfigDict:
         # A small shift before cutting; no flip (mirrored digits are others).
         augment="translate(max_shift=1)",
     )
-    config.model = dict(  # The shared patch encoder.
-        name="mlp",  # "mlp" or "conv"
-        hidden=(128,),
-        latent_dim=64,  # Patch embedding; its grid mean is the representation.
-        activation="relu",
-        features=(32, 64),  # conv channels (name="conv")
-        conv_impl="lax",  # "lax" or "patches"
-    )
+    config.model.hidden = (128,)  # The shared patch encoder.
+    config.model.latent_dim = 64  # Patch embedding; its grid mean is the features.
     config.optim = dict(
         name="adamw",
         lr=1e-3,
@@ -58,18 +52,5 @@ def get_config() -> ml_collections.ConfigDict:
         clip_norm=1.0,
         schedule=dict(name="warmup_cosine", warmup_steps=100),
     )
-    config.input = dict(
-        dataset="digits",  # "digits", "idx:<dir>" or "tfds:<name>"
-        data_dir=None,
-        batch_size=128,
-        augment="",  # Augmented inside the objective.
-    )
-    config.train = dict(total_steps=2000, log_every=100, ckpt_every=1000)
-    config.evals = dict(
-        every=500,
-        knn_k=20,
-        raw_baseline=True,
-        embedding_plot=True,
-        final_probe=True,  # L-BFGS linear probe on the encoder features
-    )
+    config.input.batch_size = 128
     return config

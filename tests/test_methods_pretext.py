@@ -168,7 +168,10 @@ def test_bad_config_values_name_the_field(name, field, value, message):
 def test_jigsaw_conv_tiles_are_multiples_of_the_stride():
     config = load_config("jigsaw_fashion_mnist")
     method = build_method(config, (28, 28, 1), 10)
-    assert method.tile_size == 12  # 14x14 cells, conv (32, 64): multiple of 4
+    assert method.tile_size == 8  # 3x3 grid of 9x9 cells, conv (32, 64): x 4
+    config.method.grid, config.method.num_permutations = 2, 24
+    method = build_method(config, (28, 28, 1), 10)
+    assert method.tile_size == 12  # 2x2 grid of 14x14 cells
     config.method.tile_size = 10
     with pytest.raises(ValueError, match="multiple of 4"):
         build_method(config, (28, 28, 1), 10)

@@ -46,8 +46,11 @@ import jax.numpy as jnp
 from jaxssl.data import make_augment_fn
 from jaxssl.data.pretext import rgb_to_lab
 from jaxssl.losses.contrastive import MULTIVIEW_PAIRS, multiview_nce
-from jaxssl.methods.base import Batch, MethodBase, register
-from jaxssl.methods.contrastive_common import bound_axis_name, gather_rows
+from jaxssl.methods.base import Batch, register
+from jaxssl.methods.contrastive_common import (
+    BatchContrastiveMethod,
+    gather_rows,
+)
 from jaxssl.methods.simclr import (
     ProjectionHead,
     augment_spec,
@@ -206,7 +209,7 @@ def global_multiview_nce(
 
 
 @dataclasses.dataclass(frozen=True)
-class CMC(MethodBase):
+class CMC(BatchContrastiveMethod):
     """One encoder and projection head per view, trained with ``multiview_nce``.
 
     Attributes:
@@ -273,15 +276,6 @@ class CMC(MethodBase):
         )
         metrics = view_metrics(embeddings[0], embeddings[1])
         return loss, metrics
-
-    def make_objective(self, extra):
-        del extra  # No non-differentiated state.
-
-        def objective(params, batch: Batch, rng: jax.Array):
-            loss, metrics = self._loss(params, batch["image"], rng, bound_axis_name())
-            return loss, {"metrics": metrics}
-
-        return objective
 
     def encode(self, params, extra, images: jax.Array) -> jax.Array:
         del extra

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxssl.losses.contrastive import info_nce_local, nt_xent_local
+from jaxssl.methods.base import MethodBase
 from jaxssl.parallel import AXIS
 
 
@@ -218,3 +219,25 @@ def fifo_enqueue(
 def queue_in_order(queue: ArrayLike, pointer: ArrayLike) -> jax.Array:
     """The rows of a :func:`fifo_enqueue` queue, oldest first: [K, D]."""
     return jnp.roll(jnp.asarray(queue), -jnp.asarray(pointer, jnp.int32), axis=0)
+
+
+class BatchContrastiveMethod(MethodBase):
+    """``make_objective`` for methods without non-differentiated state.
+
+    Subclasses define ``_loss(params, images, rng, axis_name) -> (loss,
+    metrics)``; the objective calls it with ``bound_axis_name()``, so under
+    ``pmap`` the loss gathers the global batch and under sharded ``jit`` (no
+    bound axis) it already sees it.
+    """
+
+    def _loss(self, params, images: jax.Array, rng: jax.Array, axis_name):
+        raise NotImplementedError  # pragma: no cover
+
+    def make_objective(self, extra):
+        del extra  # No non-differentiated state.
+
+        def objective(params, batch, rng: jax.Array):
+            loss, metrics = self._loss(params, batch["image"], rng, bound_axis_name())
+            return loss, {"metrics": metrics}
+
+        return objective

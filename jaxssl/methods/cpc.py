@@ -54,8 +54,11 @@ from jax.typing import ArrayLike
 
 from jaxssl.data import make_augment_fn
 from jaxssl.losses.contrastive import cpc_loss, l2_normalize
-from jaxssl.methods.base import Batch, MethodBase, register
-from jaxssl.methods.contrastive_common import bound_axis_name, gather_rows
+from jaxssl.methods.base import Batch, register
+from jaxssl.methods.contrastive_common import (
+    BatchContrastiveMethod,
+    gather_rows,
+)
 from jaxssl.methods.simclr import check_fields, choice, positive_float, positive_int
 from jaxssl.models import build_autoencoder
 
@@ -231,7 +234,7 @@ def grouped_cpc_loss(
 
 
 @dataclasses.dataclass(frozen=True)
-class CPC(MethodBase):
+class CPC(BatchContrastiveMethod):
     """Patch encoder, causal context network and per-offset linear predictors.
 
     Attributes:
@@ -321,15 +324,6 @@ class CPC(MethodBase):
             "embedding_norm": jnp.mean(jnp.linalg.norm(z, axis=-1)),
         }
         return loss, metrics
-
-    def make_objective(self, extra):
-        del extra  # No non-differentiated state.
-
-        def objective(params, batch: Batch, rng: jax.Array):
-            loss, metrics = self._loss(params, batch["image"], rng, bound_axis_name())
-            return loss, {"metrics": metrics}
-
-        return objective
 
     def encode(self, params, extra, images: jax.Array) -> jax.Array:
         del extra

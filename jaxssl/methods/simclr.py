@@ -34,8 +34,11 @@ import jax.numpy as jnp
 
 from jaxssl.data import make_augment_fn
 from jaxssl.losses.contrastive import l2_normalize
-from jaxssl.methods.base import Batch, MethodBase, register
-from jaxssl.methods.contrastive_common import bound_axis_name, global_nt_xent
+from jaxssl.methods.base import Batch, register
+from jaxssl.methods.contrastive_common import (
+    BatchContrastiveMethod,
+    global_nt_xent,
+)
 from jaxssl.models import build_autoencoder
 
 HEAD_NORMS = ("none", "layernorm")
@@ -89,7 +92,7 @@ def view_metrics(z1: jax.Array, z2: jax.Array) -> dict[str, jax.Array]:
 
 
 @dataclasses.dataclass(frozen=True)
-class SimCLR(MethodBase):
+class SimCLR(BatchContrastiveMethod):
     """Encoder + projection head trained with NT-Xent on two augmented views.
 
     Attributes:
@@ -123,17 +126,6 @@ class SimCLR(MethodBase):
         z1, z2 = self.project(params, view1), self.project(params, view2)
         loss = global_nt_xent(z1, z2, temperature=self.temperature, axis_name=axis_name)
         return loss, view_metrics(z1, z2)
-
-    def make_objective(self, extra):
-        del extra  # No non-differentiated state.
-
-        def objective(params, batch: Batch, rng: jax.Array):
-            # Under pmap the projections are gathered over the device axis so
-            # the negatives come from the global batch; under jit it is None.
-            loss, metrics = self._loss(params, batch["image"], rng, bound_axis_name())
-            return loss, {"metrics": metrics}
-
-        return objective
 
     def encode(self, params, extra, images: jax.Array) -> jax.Array:
         del extra
