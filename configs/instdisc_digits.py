@@ -22,6 +22,9 @@ def get_config():
         # images, so a [256, 1437] similarity matrix is cheap.
         num_negatives=0,
         bank_momentum=0.5,  # The paper's
+        # "first_visit" (rows start as their example's first embedding) or
+        # "random" (the paper's random unit rows); see jaxssl/methods/memory_bank.py.
+        bank_init="first_visit",
         bank_size=0,  # 0 = the training set size
         projection_dim=128,  # The paper's 128-d linear head
     )

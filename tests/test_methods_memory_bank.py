@@ -122,9 +122,10 @@ def test_momentum_bank_update_formula():
     np.testing.assert_array_equal(got[rest], bank[rest])
 
 
-def test_trainer_step_writes_the_batch_rows_of_the_bank():
+@pytest.mark.parametrize("bank_init", ["random", "first_visit"])
+def test_trainer_step_writes_the_batch_rows_of_the_bank(bank_init):
     """One trainer step: the rows at the pipeline's ``batch["index"]`` move."""
-    config = _config(num_negatives=64)
+    config = _config(num_negatives=64, bank_init=bank_init)
     config.num_devices = 1
     exp = train.build_experiment(config)
     assert exp.method.bank_size == _DIGITS_TRAIN  # bank_size=0: the training set.
@@ -148,7 +149,12 @@ def test_trainer_step_writes_the_batch_rows_of_the_bank():
     hidden = exp.method.encoder.apply(params["encoder"], images)
     features = _unit(exp.method.projector.apply(params["projector"], hidden))
     old = initial.extra["bank"]
-    want = _unit(0.5 * old[idx] + 0.5 * features)
+    if bank_init == "random":  # The paper: momentum into a random unit row.
+        want = _unit(0.5 * old[idx] + 0.5 * features)
+    else:  # A first visit writes the example's own embedding.
+        want = features
+        visited = np.asarray(state.extra["visited"])
+        assert visited[idx].all() and visited.sum() == len(idx)
     np.testing.assert_allclose(bank[idx], want, rtol=1e-5, atol=1e-5)
     rest = np.setdiff1d(np.arange(_DIGITS_TRAIN), idx)
     np.testing.assert_array_equal(bank[rest], old[rest])
@@ -229,10 +235,15 @@ def test_missing_index_is_a_clear_error():
             r"method.bank_size=100 is smaller than the 1437 training examples",
         ),
         (
+            "bank_init",
+            "zeros",
+            r"method.bank_init='zeros'",
+        ),
+        (
             "queue_size",
             1024,
             r"method.queue_size is not a field of method 'instdisc'; allowed "
-            r"fields: augment, bank_momentum, bank_size",
+            r"fields: augment, bank_init, bank_momentum",
         ),
     ],
 )

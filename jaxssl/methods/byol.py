@@ -48,7 +48,7 @@ from jaxssl.methods.simclr import (
     two_views,
     view_metrics,
 )
-from jaxssl.models import build_autoencoder
+from jaxssl.models import build_encoder
 
 TAU_SCHEDULES = ("cosine", "constant")
 _EVAL_VIEWS_SEED = 4321
@@ -165,7 +165,7 @@ def make_byol(config, image_shape, num_classes) -> BYOL:
     ok = isinstance(tau_base, numbers.Real) and not isinstance(tau_base, bool)
     if not ok or not 0 <= tau_base <= 1:
         raise ValueError(f"method.tau_base={tau_base!r} must be a number in [0, 1]")
-    encoder, _ = build_autoencoder(config.model, image_shape)
+    encoder = build_encoder(config.model, image_shape)
     projector = make_head(config, "projection", 256, 64)
     predictor = ProjectionHead(  # Predicts projections: same output width.
         positive_int(config, "predictor_hidden", 256),

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxssl.methods.base import Batch, MethodBase, register
-from jaxssl.models import build_autoencoder
+from jaxssl.models import build_encoder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +116,7 @@ def load_pretrained_encoder(workdir: str, model_config) -> Any:
 
 @register("classifier")
 def make_classifier(config, image_shape, num_classes) -> Classifier:
-    encoder, _ = build_autoencoder(config.model, image_shape)
+    encoder = build_encoder(config.model, image_shape)
     pretrained = config.method.get("pretrained", "") or ""
     freeze = bool(config.method.get("freeze_encoder", False))
     if freeze and not pretrained:

@@ -2,7 +2,7 @@
 
 Every view is a fixed transform (:data:`VIEW_TRANSFORMS`) of the image, by
 default of an independently augmented copy of it; each view has its own
-encoder (same architecture, ``build_autoencoder(config.model, view_shape)``)
+encoder (same architecture, ``build_encoder(config.model, view_shape)``)
 and projection head, and ``multiview_nce`` contrasts the views' embeddings
 over the pair graph: ``pairs="full"`` uses every ordered pair of views (CMC's
 full graph), ``"core"`` only pairs with view 0 (CMC's core view). Negatives
@@ -60,7 +60,7 @@ from jaxssl.methods.simclr import (
     positive_float,
     view_metrics,
 )
-from jaxssl.models import build_autoencoder
+from jaxssl.models import build_encoder
 
 FEATURES = ("concat", "first")
 # A fixed key for the test-set views: every checkpoint is scored on equal views.
@@ -343,7 +343,7 @@ def make_cmc(config, image_shape, num_classes) -> CMC:
     probe = jnp.zeros((1, *image_shape), jnp.float32)
     for name in views:
         channels = jax.eval_shape(VIEW_TRANSFORMS[name][0], probe).shape[-1]
-        encoder, _ = build_autoencoder(config.model, (*image_shape[:2], channels))
+        encoder = build_encoder(config.model, (*image_shape[:2], channels))
         encoders.append(encoder)
     return CMC(
         tuple(encoders),

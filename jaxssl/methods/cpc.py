@@ -1,8 +1,8 @@
 """CPC: predict the embeddings of image patches rows below from a causal context.
 
 Each image is cut into an overlapping grid of ``R x C`` patches
-(:func:`patch_grid`); a shared patch encoder (``build_autoencoder(config.model,
-patch_shape)``'s encoder) maps every patch to an embedding ``z[r, j]``; a
+(:func:`patch_grid`); a shared patch encoder (``build_encoder(config.model,
+patch_shape)``) maps every patch to an embedding ``z[r, j]``; a
 causal context network (:class:`CausalContext`, a PixelCNN-lite stack of
 convolutions whose kernels look only at the current row and the rows above)
 turns the grid into contexts ``c[r, j]`` that depend on patch rows ``<= r``
@@ -60,7 +60,7 @@ from jaxssl.methods.contrastive_common import (
     gather_rows,
 )
 from jaxssl.methods.simclr import check_fields, choice, positive_float, positive_int
-from jaxssl.models import build_autoencoder
+from jaxssl.models import build_encoder
 
 FEATURES = ("patches", "context", "both")
 SCORES = ("dot", "cosine")
@@ -409,7 +409,7 @@ def make_cpc(config, image_shape, num_classes) -> CPC:
     except ValueError as e:
         raise ValueError(f"method.augment: {e}") from e
     patch_shape = (patch_size, patch_size, image_shape[2])
-    encoder, _ = build_autoencoder(config.model, patch_shape)
+    encoder = build_encoder(config.model, patch_shape)
     context = CausalContext(
         positive_int(config, "context_features", 64),
         positive_int(config, "context_layers", 2),

@@ -76,7 +76,7 @@ from jaxssl.methods.rotation import (
     pretext_accuracy,
 )
 from jaxssl.methods.simclr import check_fields, choice, positive_int
-from jaxssl.models import build_autoencoder
+from jaxssl.models import build_encoder
 
 BALANCES = ("weight", "none")
 _FEATURE_CHUNK = 1024  # Images embedded at once during re-clustering.
@@ -293,7 +293,7 @@ def make_deepcluster(config, image_shape, num_classes) -> DeepCluster:
         raise ValueError(
             f"training images {images.shape[1:]} do not match image_shape {image_shape}"
         )
-    encoder, _ = build_autoencoder(config.model, image_shape)
+    encoder = build_encoder(config.model, image_shape)
     return DeepCluster(
         encoder,
         ClassifierHead(head_widths(config), num_clusters),

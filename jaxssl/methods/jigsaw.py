@@ -53,7 +53,7 @@ from jaxssl.methods.rotation import (
     optional_augment,
 )
 from jaxssl.methods.simclr import check_fields, positive_int
-from jaxssl.models import build_autoencoder
+from jaxssl.models import build_encoder
 
 _EVAL_SEED = 4321  # Every checkpoint is scored on the same test puzzles.
 _TILE_NORM_EPS = 1e-5
@@ -221,7 +221,7 @@ def make_jigsaw(config, image_shape, num_classes) -> Jigsaw:
     tile_size = _tile_size(config, image_shape, grid)
     permutations = jigsaw_permutations(num_permutations, grid=grid, seed=seed)
     tile_shape = (tile_size, tile_size, image_shape[-1])
-    encoder, _ = build_autoencoder(config.model, tile_shape)
+    encoder = build_encoder(config.model, tile_shape)
     return Jigsaw(
         encoder,
         ClassifierHead(head_widths(config, default=(256,)), num_permutations),

@@ -66,7 +66,7 @@ from jaxssl.methods.simclr import (
     two_views,
     view_metrics,
 )
-from jaxssl.models import build_autoencoder
+from jaxssl.models import build_encoder
 
 _EVAL_VIEWS_SEED = 4321
 
@@ -231,7 +231,7 @@ def _symmetric(config) -> bool:
 def make_moco(config, image_shape, num_classes) -> MoCo:
     del num_classes
     check_fields(config, MOCO_FIELDS)
-    encoder, _ = build_autoencoder(config.model, image_shape)
+    encoder = build_encoder(config.model, image_shape)
     return MoCo(
         encoder,
         make_head(config, "projection", 256, 64),

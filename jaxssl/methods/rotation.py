@@ -37,7 +37,7 @@ from jaxssl.data import make_augment_fn
 from jaxssl.data.pretext import NUM_ROTATIONS, random_rotation_batch, rotation_batch
 from jaxssl.methods.base import Batch, MethodBase, register
 from jaxssl.methods.simclr import check_fields, choice
-from jaxssl.models import MLP, build_autoencoder
+from jaxssl.models import MLP, build_encoder
 
 ROTATION_MODES = ("all", "random")
 
@@ -193,7 +193,7 @@ def make_rotation(config, image_shape, num_classes) -> Rotation:
     del num_classes
     check_fields(config, ROTATION_FIELDS)
     square_images(image_shape, "rotation")
-    encoder, _ = build_autoencoder(config.model, image_shape)
+    encoder = build_encoder(config.model, image_shape)
     return Rotation(
         encoder,
         ClassifierHead(head_widths(config), NUM_ROTATIONS),

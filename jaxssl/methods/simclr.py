@@ -14,7 +14,7 @@ and linear-probe evaluations use, as in the paper.
 Config (``method`` section): ``augment`` (pipeline string for both views),
 ``temperature``, ``projection_hidden``, ``projection_dim``,
 ``projection_norm`` ("none" or "layernorm"). The encoder is
-``build_autoencoder(config.model)``'s encoder.
+``build_encoder(config.model)``.
 
 References:
   Chen et al., "A Simple Framework for Contrastive Learning of Visual
@@ -39,7 +39,7 @@ from jaxssl.methods.contrastive_common import (
     BatchContrastiveMethod,
     global_nt_xent,
 )
-from jaxssl.models import build_autoencoder
+from jaxssl.models import build_encoder
 
 HEAD_NORMS = ("none", "layernorm")
 # A fixed key for the test-set views: every checkpoint is scored on equal views.
@@ -215,7 +215,7 @@ DEFAULT_AUGMENT = "resized_crop(scale=(0.3, 1.0))|brightness(strength=0.4)"
 def make_simclr(config, image_shape, num_classes) -> SimCLR:
     del num_classes
     check_fields(config, SIMCLR_FIELDS)
-    encoder, _ = build_autoencoder(config.model, image_shape)
+    encoder = build_encoder(config.model, image_shape)
     return SimCLR(
         encoder,
         make_head(config, "projection", 256, 64),

@@ -1,0 +1,25 @@
+"""jigsaw on CIFAR-10 (TFDS): CIFAR ResNet-18, for accelerator runs.
+
+The method's Fashion-MNIST config on SimCLR's CIFAR-10 data, ResNet-18,
+schedule and evaluation (configs/simclr_cifar10.py).
+
+Launch (GPU/TPU):
+  jaxssl train configs/jigsaw_cifar10.py --workdir runs/jigsaw_cifar10
+"""
+
+from jaxssl.config_utils import load_sibling
+
+
+def get_config():
+    config = load_sibling(__file__, "jigsaw_fashion_mnist")
+    cifar = load_sibling(__file__, "simclr_cifar10")
+    config.input = cifar.input
+    config.model = cifar.model
+    config.train = cifar.train
+    config.evals = cifar.evals
+    config.optim.weight_decay = cifar.optim.weight_decay
+    config.optim.schedule.warmup_steps = cifar.optim.schedule.warmup_steps
+    # 3x3 grid of 10x10 cells: 8x8 tiles, ResNet-18 pooled per tile.
+    config.method.augment = "flip|grayscale(prob=0.5)"  # Against colour shortcuts.
+    config.method.tile_size = 0
+    return config
