@@ -65,7 +65,9 @@ def run(method: str, dataset: str, workroot: str, overrides: list[str]) -> dict:
     exp = train.build_experiment(config)  # One dataset load for both.
     summary = train.train_and_evaluate(config, workdir, exp=exp, progress=False)
     summary.update(random_init_metrics(exp))
-    setting = f"{summary['steps']} steps, batch {config.input.batch_size}"
+    batch = config.input.batch_size
+    epochs = summary["steps"] * batch / exp.train_images.shape[0]
+    setting = f"{summary['steps']} steps, batch {batch} ({epochs:.1f} epochs)"
     if overrides:
         setting += f" ({' '.join(overrides)})"
     extra = [k for k in summary if k.startswith("random_init") or k in PRETEXT_METRICS]

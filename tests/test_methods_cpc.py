@@ -10,7 +10,12 @@ import pytest
 
 from jaxssl import losses
 from jaxssl.methods import build_method
-from jaxssl.methods.cpc import grouped_cpc_loss, patch_grid, shifted_targets
+from jaxssl.methods.cpc import (
+    _quadrant_means,
+    grouped_cpc_loss,
+    patch_grid,
+    shifted_targets,
+)
 from tests.helpers import load_config
 
 _BATCH = 8
@@ -249,3 +254,27 @@ def test_pmap_with_whole_batch_negatives_matches_the_global_loss():
     # cotangents (the trainer's pmean divides them out again).
     got = np.moveaxis(np.asarray(grad), 0, 1).reshape(preds.shape)
     np.testing.assert_allclose(got / devices, want_grad, rtol=1e-4, atol=1e-6)
+
+
+_Q = slice  # Quarter slices written out per grid: (rows, cols) of each.
+
+
+@pytest.mark.parametrize(
+    "rows,cols,quarters",
+    [
+        (6, 6, [(_Q(0, 3), _Q(0, 3)), (_Q(0, 3), _Q(3, 6)),
+                (_Q(3, 6), _Q(0, 3)), (_Q(3, 6), _Q(3, 6))]),
+        # Odd sizes: the top/left halves take the middle row/column.
+        (5, 3, [(_Q(0, 3), _Q(0, 2)), (_Q(0, 3), _Q(2, 3)),
+                (_Q(3, 5), _Q(0, 2)), (_Q(3, 5), _Q(2, 3))]),
+        # One row: the missing bottom quarters repeat the top-left one.
+        (1, 4, [(_Q(0, 1), _Q(0, 2)), (_Q(0, 1), _Q(2, 4)),
+                (_Q(0, 1), _Q(0, 2)), (_Q(0, 1), _Q(0, 2))]),
+    ],
+)  # fmt: skip
+def test_quadrant_means_pool_each_quarter_of_the_grid(rows, cols, quarters):
+    z = np.random.default_rng(0).normal(size=(2, rows, cols, 3)).astype(np.float32)
+    want = np.concatenate([z[:, r, c].mean(axis=(1, 2)) for r, c in quarters], -1)
+    got = _quadrant_means(jnp.asarray(z))
+    chex.assert_shape(got, (2, 12))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)

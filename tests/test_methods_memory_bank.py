@@ -6,7 +6,6 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from absl.testing import parameterized
 
@@ -17,8 +16,7 @@ from jaxssl.methods.memory_bank import (
     instance_discrimination_loss,
     momentum_bank_update,
 )
-from jaxssl.parallel import make_data_parallel
-from tests.helpers import load_config
+from tests.helpers import load_config, run_parallel
 
 _BATCH = 16
 _DIGITS_TRAIN = 1437  # scikit-learn digits minus the 360 test images.
@@ -160,26 +158,6 @@ def test_trainer_step_writes_the_batch_rows_of_the_bank(bank_init):
     np.testing.assert_array_equal(bank[rest], old[rest])
 
 
-def _host_fed_step(state, data, rng, *, parallel, method, tx):
-    """The trainer's update on a given global batch (no on-device sampling)."""
-    batch = parallel.local_batch(data)
-    return train.apply_update(
-        state, batch, rng, parallel=parallel, method=method, tx=tx
-    )
-
-
-def _run_parallel(method, initial, batches, parallel: str, num_devices: int):
-    dp = make_data_parallel(parallel, num_devices)
-    tx = optax.sgd(0.5)
-    step_fn = dp.compile_step(functools.partial(_host_fed_step, method=method, tx=tx))
-    params, extra = initial
-    state = train.TrainState(jnp.zeros((), jnp.int32), params, tx.init(params), extra)
-    state = dp.put_replicated(state)
-    for batch in batches:
-        state, _ = step_fn(state, dp.put_replicated(batch), jax.random.key(7))
-    return dp, jax.device_get(state)
-
-
 def test_pmap_bank_equals_one_device():
     """Under pmap each device sees 2 rows, but every device writes all 16."""
     assert jax.device_count() == 8
@@ -197,12 +175,12 @@ def test_pmap_bank_equals_one_device():
     initial = jax.device_get(
         method.init(jax.random.key(0), {"image": batches[0]["image"]})
     )
-    dp, multi = _run_parallel(method, initial, batches, "pmap", 8)
+    dp, multi = run_parallel(method, initial, batches, "pmap", 8)
     stacked = np.asarray(multi.extra["bank"])
     for device in range(1, 8):  # Replicated banks stay identical.
         np.testing.assert_array_equal(stacked[device], stacked[0])
     multi = dp.unreplicate(multi)
-    _, single = _run_parallel(method, initial, batches, "jit", 1)
+    _, single = run_parallel(method, initial, batches, "jit", 1)
     chex.assert_trees_all_close(multi.extra, single.extra, rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(multi.params, single.params, rtol=1e-4, atol=1e-6)
     # All 32 rows were written; the others are the initial ones.

@@ -15,7 +15,7 @@ from jaxssl.methods import build_method
 from jaxssl.methods.contrastive_common import queue_in_order
 from jaxssl.methods.simclr import two_views
 from jaxssl.parallel import make_data_parallel
-from tests.helpers import load_config
+from tests.helpers import load_config, run_parallel
 
 _BATCH, _QUEUE = 16, 64  # The queue holds 4 batches.
 _AUGMENT = "translate(max_shift=1)|brightness(strength=0.4)"
@@ -155,41 +155,18 @@ def test_symmetric_loss_enqueues_both_views_keys():
     )
 
 
-def _host_fed_step(state, data, rng, *, parallel, method, tx):
-    """The trainer's update on a given global batch (no on-device sampling)."""
-    batch = parallel.local_batch(data)
-    return train.apply_update(
-        state, batch, rng, parallel=parallel, method=method, tx=tx
-    )
-
-
-def _run_parallel(method, initial, batches, parallel: str, num_devices: int):
-    """Two trainer updates under ``jaxssl.parallel``; the state after each."""
-    dp = make_data_parallel(parallel, num_devices)
-    tx = optax.sgd(0.5)
-    step_fn = dp.compile_step(functools.partial(_host_fed_step, method=method, tx=tx))
-    state = dp.put_replicated(
-        train.TrainState(
-            jnp.zeros((), jnp.int32), initial[0], tx.init(initial[0]), initial[1]
-        )
-    )
-    for batch in batches:
-        state, _ = step_fn(state, dp.put_replicated(batch), jax.random.key(7))
-    return dp, jax.device_get(state)
-
-
 def _check_global_queue(parallel: str):
     method = build_method(_config(augment=_IDENTITY), (8, 8, 1), 10)
     initial = jax.device_get(method.init(jax.random.key(0), {"image": _images(0)}))
     batches = [{"image": _images(1)}, {"image": _images(2)}]
-    dp, multi = _run_parallel(method, initial, batches, parallel, 8)
+    dp, multi = run_parallel(method, initial, batches, parallel, 8)
     if parallel == "pmap":  # Every device holds the same queue.
         for leaf in ("queue", "queue_ptr"):
             stacked = np.asarray(multi.extra[leaf])
             for device in range(1, 8):
                 np.testing.assert_array_equal(stacked[device], stacked[0])
         multi = dp.unreplicate(multi)
-    _, single = _run_parallel(method, initial, batches, "jit", 1)
+    _, single = run_parallel(method, initial, batches, "jit", 1)
     assert int(multi.extra["queue_ptr"]) == int(single.extra["queue_ptr"]) == 2 * _BATCH
     chex.assert_trees_all_close(multi.extra, single.extra, rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(multi.params, single.params, rtol=1e-4, atol=1e-6)

@@ -23,7 +23,9 @@ the global-batch loss (whose pmean-ed gradient is the global gradient).
 
 Representation (``encode``): the patch embeddings ``z`` mean-pooled over the
 grid, as CPC v2 evaluates its patch encoder (Hénaff et al., Section 4.1);
-``method.features="context"`` mean-pools the contexts instead and ``"both"``
+``method.features="patches_2x2"`` mean-pools each quadrant of the grid
+(4 x D features, the coarse layout kept); ``"context"`` mean-pools the
+contexts instead and ``"both"``
 concatenates the two. The context network only sees the top rows at the
 first grid rows, so the pooled patch embeddings are the default.
 
@@ -62,7 +64,7 @@ from jaxssl.methods.contrastive_common import (
 from jaxssl.methods.simclr import check_fields, choice, positive_float, positive_int
 from jaxssl.models import build_encoder
 
-FEATURES = ("patches", "context", "both")
+FEATURES = ("patches", "context", "both", "patches_2x2")
 SCORES = ("dot", "cosine")
 # A fixed key for the test-set augmentation: every checkpoint sees equal images.
 _EVAL_SEED = 4321
@@ -233,6 +235,24 @@ def grouped_cpc_loss(
     return jnp.mean(losses)
 
 
+def _quadrant_means(z: jax.Array) -> jax.Array:
+    """[B, R, C, D] -> [B, 4 D]: the mean of each quadrant of the grid (top
+    halves get the middle row or column of an odd grid), concatenated.
+
+    A 2x2 spatial pooling that keeps the coarse layout, as CPC v2 evaluates
+    pooled ResNet feature maps rather than one global mean.
+    """
+    rows, cols = z.shape[1], z.shape[2]
+    r, c = (rows + 1) // 2, (cols + 1) // 2
+    quadrants = [
+        z[:, :r, :c],
+        z[:, :r, c:] if cols > 1 else z[:, :r, :c],
+        z[:, r:, :c] if rows > 1 else z[:, :r, :c],
+        z[:, r:, c:] if rows > 1 and cols > 1 else z[:, :r, :c],
+    ]
+    return jnp.concatenate([jnp.mean(q, axis=(1, 2)) for q in quadrants], axis=-1)
+
+
 @dataclasses.dataclass(frozen=True)
 class CPC(BatchContrastiveMethod):
     """Patch encoder, causal context network and per-offset linear predictors.
@@ -328,6 +348,8 @@ class CPC(BatchContrastiveMethod):
     def encode(self, params, extra, images: jax.Array) -> jax.Array:
         del extra
         z, contexts = self.contexts_from_patches(params, self.patches(images))
+        if self.features == "patches_2x2":
+            return _quadrant_means(z)
         pooled_z = jnp.mean(z, axis=(1, 2))
         if self.features == "patches":
             return pooled_z
