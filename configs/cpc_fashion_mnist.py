@@ -42,6 +42,10 @@ def get_config():
     config.model.features = (32, 64)
     config.model.latent_dim = 128
     config.model.conv_impl = "patches"  # Faster than lax.conv on XLA:CPU.
+    # Quadrant-pooled patch embeddings (4 x 128) for the probe: 2-core CPU,
+    # 1500 steps, probe 0.893 vs raw pixels 0.847 and random init 0.862; the
+    # global mean ("patches") gave 0.842 (H100, 3000 steps; random 0.803).
+    config.method.features = "patches_2x2"
     config.optim.lr = 1e-3
     config.train.total_steps = 10000
     config.train.ckpt_every = 1000
