@@ -185,7 +185,8 @@ def test_fashion_config_builds_on_28x28_with_a_conv_patch_encoder():
             method.init(jax.random.key(0), {"image": images})[0], {}, images
         )
     )
-    assert shapes.shape == (2, config.model.latent_dim)
+    # features="patches_2x2": the four quadrant means, concatenated.
+    assert shapes.shape == (2, 4 * config.model.latent_dim)
 
 
 @pytest.mark.parametrize(
