@@ -114,13 +114,7 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     dataset = data_lib.load_dataset(
         config.input.dataset, data_dir=config.input.get("data_dir")
     )
-    train_images, train_labels = dataset.train_images, dataset.train_labels
-    per_class = config.input.get("labels_per_class", 0)
-    if per_class:  # Semi-supervised: the step sees k labeled examples per class.
-        idx = data_lib.labeled_subset(
-            train_labels, per_class, config.input.get("label_seed", config.seed)
-        )
-        train_images, train_labels = train_images[idx], train_labels[idx]
+    train_images, train_labels = data_lib.training_set(config)
     if config.input.batch_size > train_images.shape[0]:
         raise ValueError(
             f"input.batch_size={config.input.batch_size} exceeds the "

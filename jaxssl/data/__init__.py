@@ -28,6 +28,7 @@ from jaxssl.data.sources import (
     labeled_subset,
     load_dataset,
     train_val_split,
+    training_set,
 )
 
 __all__ = [
@@ -55,4 +56,5 @@ __all__ = [
     "read_idx_folder",
     "to_float",
     "train_val_split",
+    "training_set",
 ]

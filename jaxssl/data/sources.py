@@ -274,3 +274,21 @@ def train_val_split(
         stratify=labels,
     )
     return np.sort(train_idx).astype(np.int64), np.sort(val_idx).astype(np.int64)
+
+
+def training_set(config) -> tuple[np.ndarray, np.ndarray]:
+    """The uint8 images and labels a run trains on, from its config.
+
+    The ``config.input.dataset`` training split (cached by ``load_dataset``),
+    or its ``labels_per_class`` subset drawn with ``input.label_seed``
+    (default ``config.seed``). The trainer and methods that need the whole
+    training set (memory banks, DeepCluster) call this, so they agree.
+    """
+    dataset = load_dataset(config.input.dataset, data_dir=config.input.get("data_dir"))
+    images, labels = dataset.train_images, dataset.train_labels
+    per_class = config.input.get("labels_per_class", 0)
+    if per_class:  # Semi-supervised: the step sees k labeled examples per class.
+        seed = config.input.get("label_seed", config.seed)
+        idx = labeled_subset(labels, per_class, seed)
+        images, labels = images[idx], labels[idx]
+    return images, labels

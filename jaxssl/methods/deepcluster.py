@@ -259,15 +259,7 @@ DEEPCLUSTER_FIELDS = (
 
 def training_images(config) -> np.ndarray:
     """The uint8 images the trainer trains on (its cached load and subset)."""
-    dataset = data_lib.load_dataset(
-        config.input.dataset, data_dir=config.input.get("data_dir")
-    )
-    images = dataset.train_images
-    per_class = config.input.get("labels_per_class", 0)
-    if per_class:
-        seed = config.input.get("label_seed", config.seed)
-        images = images[data_lib.labeled_subset(dataset.train_labels, per_class, seed)]
-    return np.asarray(images, np.uint8)
+    return np.asarray(data_lib.training_set(config)[0], np.uint8)
 
 
 @register("deepcluster")

@@ -332,14 +332,7 @@ def training_set_size(config) -> int:
     The dataset load is cached (``load_dataset``), so after the trainer's own
     load this costs nothing.
     """
-    dataset = data_lib.load_dataset(
-        config.input.dataset, data_dir=config.input.get("data_dir")
-    )
-    per_class = config.input.get("labels_per_class", 0)
-    if per_class:
-        seed = config.input.get("label_seed", config.seed)
-        return len(data_lib.labeled_subset(dataset.train_labels, per_class, seed))
-    return int(dataset.train_labels.shape[0])
+    return int(data_lib.training_set(config)[1].shape[0])
 
 
 def _bank_size(config) -> int:
