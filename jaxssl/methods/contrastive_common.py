@@ -230,9 +230,6 @@ class BatchContrastiveMethod(MethodBase):
     bound axis) it already sees it.
     """
 
-    def _loss(self, params, images: jax.Array, rng: jax.Array, axis_name):
-        raise NotImplementedError  # pragma: no cover
-
     def make_objective(self, extra):
         del extra  # No non-differentiated state.
 
