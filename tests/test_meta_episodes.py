@@ -329,3 +329,104 @@ class SinusoidTest(parameterized.TestCase):
             sample_sinusoid_tasks(jax.random.key(0), num_tasks=2, shot=0, query=1)
         with self.assertRaisesRegex(ValueError, "query"):
             sample_sinusoid_tasks(jax.random.key(0), num_tasks=2, shot=1, query=-1)
+
+
+# --- rotation-augmented classes ----------------------------------------------
+
+from jaxssl.meta import rotate_classes  # noqa: E402
+
+
+class RotateClassesTest(parameterized.TestCase):
+    def _images(self, num, height, width, channels=1):
+        # Distinct values everywhere, so every rotation is a distinct image.
+        size = num * height * width * channels
+        return np.arange(size, dtype=np.int32).reshape(num, height, width, channels)
+
+    def test_each_rotation_is_a_new_class(self):
+        images = self._images(6, 4, 4, 2)
+        labels = np.array([0, 0, 3, 3, 1, 7])
+        rotated, new_labels = rotate_classes(images, labels)
+        chex.assert_shape(rotated, (24, 4, 4, 2))
+        self.assertEqual(new_labels.dtype, np.int32)
+        self.assertEqual(rotated.dtype, images.dtype)
+        for k in range(4):
+            block = slice(6 * k, 6 * (k + 1))
+            np.testing.assert_array_equal(
+                rotated[block], np.rot90(images, k, axes=(1, 2))
+            )
+            np.testing.assert_array_equal(new_labels[block], 4 * labels + k)
+        # C classes become 4C, and each new class holds its source's count.
+        self.assertLen(np.unique(new_labels), 4 * len(np.unique(labels)))
+        for new_class in np.unique(new_labels):
+            self.assertEqual(
+                np.sum(new_labels == new_class), np.sum(labels == new_class // 4)
+            )
+        # A quarter turn is counterclockwise: the top row becomes the left column.
+        np.testing.assert_array_equal(rotated[6, :, 0, 0], images[0, 0, ::-1, 0])
+
+    def test_subset_of_rotations_and_non_square_images(self):
+        images = self._images(3, 2, 5)
+        labels = np.array([2, 0, 1])
+        rotated, new_labels = rotate_classes(images, labels, rotations=(0, 2))
+        chex.assert_shape(rotated, (6, 2, 5, 1))
+        np.testing.assert_array_equal(rotated[:3], images)
+        np.testing.assert_array_equal(rotated[3:], images[:, ::-1, ::-1])
+        np.testing.assert_array_equal(new_labels, [4, 0, 2, 5, 1, 3])
+        # Three-dimensional arrays [N, H, W] work too.
+        rotated, _ = rotate_classes(images[..., 0], labels, rotations=(2,))
+        np.testing.assert_array_equal(rotated, images[:, ::-1, ::-1, 0])
+
+    def test_split_then_rotate_keeps_rotations_on_one_side(self):
+        dataset = data.load_dataset("digits")
+        split = split_classes(10, num_base=6, seed=3)
+        parts = {}
+        for name in ("base", "novel"):
+            keep = np.isin(dataset.train_labels, getattr(split, name))
+            images, labels = rotate_classes(
+                dataset.train_images[keep], dataset.train_labels[keep]
+            )
+            classes = [4 * c + k for c in getattr(split, name) for k in range(4)]
+            self.assertCountEqual(np.unique(labels).tolist(), classes)
+            parts[name] = make_episode_data(images, labels, classes)
+        self.assertEqual(parts["base"].num_classes, 24)
+        self.assertEqual(parts["novel"].num_classes, 16)
+        episodes = _host_episodes(
+            jax.random.key(0), parts["novel"], num_tasks=3, way=16, shot=2, query=3
+        )
+        self.assertTrue(set(np.unique(episodes["classes"] // 4)) <= set(split.novel))
+        # A rotated class's examples are its source images, rotated.
+        originals = {
+            c: dataset.train_images[dataset.train_labels == c] for c in split.novel
+        }
+        x, y = episodes["support"]["x"][0], episodes["support"]["y"][0]
+        for image, position in zip(x, y, strict=True):
+            class_id = int(episodes["classes"][0][position])
+            unrotated = np.rot90(image, -(class_id % 4), axes=(0, 1))
+            self.assertTrue(
+                np.any(np.all(originals[class_id // 4] == unrotated, axis=(1, 2, 3)))
+            )
+
+    @parameterized.named_parameters(
+        ("empty", ()),
+        ("repeated", (0, 1, 1)),
+        ("out_of_range", (0, 4)),
+        ("negative", (-1,)),
+        ("float", (0.0, 1.0)),
+        ("bool", (True,)),
+    )
+    def test_bad_rotations(self, rotations):
+        with self.assertRaisesRegex(ValueError, r"rotations must be distinct"):
+            rotate_classes(self._images(2, 3, 3), np.array([0, 1]), rotations=rotations)
+
+    def test_errors(self):
+        images = self._images(2, 3, 4)
+        with self.assertRaisesRegex(ValueError, "square images"):
+            rotate_classes(images, np.array([0, 1]))
+        with self.assertRaisesRegex(ValueError, r"labels must be integers of shape"):
+            rotate_classes(images, np.array([0, 1, 2]), rotations=(0, 2))
+        with self.assertRaisesRegex(ValueError, r"labels must be integers of shape"):
+            rotate_classes(images, np.array([0.0, 1.0]), rotations=(0, 2))
+        with self.assertRaisesRegex(ValueError, ">= 0"):
+            rotate_classes(images, np.array([0, -1]), rotations=(0, 2))
+        with self.assertRaisesRegex(ValueError, r"images \[N, H, W"):
+            rotate_classes(np.zeros((2, 3)), np.array([0, 1]))

@@ -193,6 +193,87 @@ def class_split_data(
     }
 
 
+ROTATIONS = (0, 1, 2, 3)
+
+
+def rotate_classes(
+    examples: np.ndarray,
+    labels: np.ndarray,
+    *,
+    rotations: Sequence[int] = ROTATIONS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Augment classes with rotations: each (class, rotation) is a new class.
+
+    The Omniglot protocol of Vinyals et al. (2016), MAML and Prototypical
+    Networks: a character rotated by 90, 180 or 270 degrees counts as another
+    character. Works on any images ``[N, H, W, ...]``.
+
+    Class ``c`` rotated by ``rotations[i]`` quarter turns gets the id
+    ``c * len(rotations) + i``: with the default ``(0, 1, 2, 3)``,
+    ``4 * c + k`` for ``k * 90`` degrees, and ids stay dense (``C`` classes
+    become ``C * len(rotations)``). Split the classes first and rotate each
+    part, so that the rotations of a class stay on one side of the split: a
+    part with classes ``p`` then has classes ``[c * R + i for c in p for i in
+    range(R)]``, ``R = len(rotations)``.
+
+    Args:
+      examples: images ``[N, H, W, ...]`` of any dtype (square, ``H == W``,
+        when a rotation is odd).
+      labels: integer class ids ``[N]``, >= 0.
+      rotations: distinct quarter turns in ``{0, 1, 2, 3}``, counterclockwise
+        (``np.rot90`` over the H and W axes).
+
+    Returns:
+      ``(examples, labels)``: ``[N * R, H, W, ...]`` (the ``i``-th block of
+      N is every example rotated by ``rotations[i]``) and int32 ``[N * R]``.
+
+    Raises:
+      ValueError: for bad rotations, mismatched shapes, non-square images with
+        an odd rotation, or negative labels.
+    """
+    rotations = tuple(rotations)
+    if (
+        not rotations
+        or len(set(rotations)) != len(rotations)
+        or any(
+            isinstance(k, bool)
+            or not isinstance(k, int | np.integer)
+            or k not in ROTATIONS
+            for k in rotations
+        )
+    ):
+        raise ValueError(
+            f"rotations must be distinct quarter turns in {ROTATIONS}, got {rotations}"
+        )
+    examples, labels = np.asarray(examples), np.asarray(labels)
+    if examples.ndim < 3:
+        raise ValueError(
+            f"examples must be images [N, H, W, ...], got {examples.shape}"
+        )
+    if labels.shape != examples.shape[:1] or not np.issubdtype(
+        labels.dtype, np.integer
+    ):
+        raise ValueError(
+            f"labels must be integers of shape ({examples.shape[0]},), got "
+            f"{labels.dtype} {labels.shape}"
+        )
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"labels must be >= 0, got min {labels.min()}")
+    if examples.shape[1] != examples.shape[2] and any(k % 2 for k in rotations):
+        raise ValueError(
+            f"odd quarter turns need square images, got H x W = "
+            f"{examples.shape[1]} x {examples.shape[2]}"
+        )
+    num_rotations = len(rotations)
+    rotated = np.concatenate([np.rot90(examples, k, axes=(1, 2)) for k in rotations])
+    new_labels = np.concatenate(
+        [labels.astype(np.int64) * num_rotations + i for i in range(num_rotations)]
+    )
+    if new_labels.size and new_labels.max() > np.iinfo(np.int32).max:
+        raise ValueError(f"rotated class ids overflow int32 (max {new_labels.max()})")
+    return rotated, new_labels.astype(np.int32)
+
+
 def _check_episode_shape(data: EpisodeData, way: int, shot: int, query: int) -> None:
     for name, value, low in (("way", way, 1), ("shot", shot, 1), ("query", query, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
