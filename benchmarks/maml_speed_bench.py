@@ -1,0 +1,640 @@
+"""Second-order MAML meta-steps/s: tasks vmapped vs a Python loop vs torch.func.
+
+The MAML paper's Omniglot setting (Finn et al. 2017): conv4 (64 channels,
+3x3 conv -> transductive batch norm -> ReLU -> 2x2 max-pool, four times) on
+28x28x1 images + a linear 5-way head; 5-way 1-shot, 32 tasks per meta-batch,
+5 inner SGD steps with inner lr 0.4, the second-order meta-gradient, Adam
+(lr 1e-3) on it. Queries: 15 per class (75 per task), the usual few-shot test
+convention; the paper's Omniglot code draws as many queries as shots, so this
+is the heavier setting (``--query`` changes it). Batch norm uses the
+statistics of the batch at hand (support and query sets are separate batches,
+as in the paper's code). The data are random images in [0, 1] (fixed seed),
+the same for every variant and every step: only speed is measured here.
+
+Variants, each timed on the full meta-step (meta-gradient + Adam update):
+
+- ``jax_vmap``: ``jaxssl.meta.maml_loss`` (tasks ``jax.vmap``-ped, inner loop
+  in ``lax.scan``), meta-gradient and update in one jitted step.
+- ``jax_python_loop``: a Python loop over tasks as a PyTorch user writes it:
+  one jitted per-task meta-gradient, summed in the loop, then a jitted update.
+- ``jax_lax_map``: ``jax.lax.map`` over tasks (a sequential loop inside one
+  jitted step).
+- ``torch_func``: the same model in PyTorch with ``torch.func``:
+  ``functional_call`` + ``grad`` for the inner loop (nested ``grad`` gives the
+  second-order terms, like ``create_graph=True``), ``vmap`` over tasks,
+  ``torch.optim.Adam``.
+- ``torch_loop``: plain PyTorch: a loop over tasks, ``autograd.grad`` with
+  ``create_graph=True`` in the inner loop, ``backward()`` per task.
+
+Before timing, every variant's first meta-gradient (from the same initial
+weights, copied into the PyTorch model) is compared with ``jax_vmap``'s: the
+relative error is printed and recorded. Timing is interleaved: after a
+warm-up step each, every round runs one meta-step of each variant, in an
+order rotated by one each round, so load from other processes on the shared
+machine falls on all variants alike; a variant's figure is the median
+seconds per step over the rounds, and the 1-minute load average is recorded
+at every round.
+
+Conv implementation (``--conv-impl``, DESIGN.md "Speed facts"): ``patches``
+(shifted slices + one matmul) or ``lax`` (``lax.conv``). ``jax_vmap`` with
+``lax`` is skipped unless named in ``--variants``: vmapping per-task kernels
+turns each conv into a grouped conv, which XLA:CPU runs so slowly that one
+meta-step did not finish in 4 minutes. PyTorch always uses its own conv.
+
+Run (records to benchmarks/results/speed.jsonl):
+  nice -n 10 python -m benchmarks.maml_speed_bench
+  nice -n 10 python -m benchmarks.maml_speed_bench --conv-impl lax --steps 3
+
+Smoke test with tiny shapes, no record:
+  python -m benchmarks.maml_speed_bench --quick --no-record
+
+PyTorch is optional (not a jaxssl dependency): without it the torch variants
+are skipped with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from benchmarks.record import append_record
+from jaxssl.meta import maml_adapt, maml_loss
+from jaxssl.models import Conv4
+
+JAX_VARIANTS = ("jax_vmap", "jax_python_loop", "jax_lax_map")
+TORCH_VARIANTS = ("torch_func", "torch_loop")
+VARIANTS = JAX_VARIANTS + TORCH_VARIANTS
+CONV_IMPLS = ("patches", "lax")
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """Shapes and hyperparameters of one benchmark run."""
+
+    way: int = 5
+    shot: int = 1
+    query: int = 15  # per class
+    tasks: int = 32
+    inner_steps: int = 5
+    inner_lr: float = 0.4
+    meta_lr: float = 1e-3
+    features: int = 64
+    image_size: int = 28
+    conv_impl: str = "patches"
+    num_blocks: int = 4  # conv blocks (4: conv4; fewer only for fast tests)
+
+    def describe(self) -> str:
+        return (
+            f"conv4 ({self.features} ch, transductive BN, {self.conv_impl} conv in "
+            f"JAX) + linear head on {self.image_size}x{self.image_size}x1; "
+            f"{self.way}-way {self.shot}-shot, {self.query} queries per class, "
+            f"{self.tasks} tasks per meta-batch, {self.inner_steps} inner SGD "
+            f"steps (lr {self.inner_lr}), second order, Adam lr {self.meta_lr}"
+        )
+
+
+QUICK = Setting(query=2, tasks=3, inner_steps=2, features=8, image_size=16)
+
+
+def make_tasks(setting: Setting, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Random tasks: images in [0, 1] ``[T, n, H, W, 1]``, labels ``[T, n]``."""
+    rng = np.random.default_rng(seed)
+    size = setting.image_size
+
+    def batch(per_class):
+        n = setting.way * per_class
+        images = rng.random((setting.tasks, n, size, size, 1), dtype=np.float32)
+        labels = np.tile(
+            np.repeat(np.arange(setting.way), per_class), (setting.tasks, 1)
+        )
+        return {"x": images, "y": labels.astype(np.int32)}
+
+    return {"support": batch(setting.shot), "query": batch(setting.query)}
+
+
+# ------------------------------------------------------------------------ JAX
+
+
+class MamlConv4:
+    """conv4 body + linear head as two Flax modules on one params dict."""
+
+    def __init__(self, setting: Setting):
+        self.body = Conv4(
+            features=setting.features,
+            norm="transductive",
+            conv_impl=setting.conv_impl,
+            num_blocks=setting.num_blocks,
+        )
+        self.head = nn.Dense(setting.way)
+        self.image_size = setting.image_size
+
+    def init(self, rng: jax.Array) -> dict[str, Any]:
+        images = jnp.zeros((2, self.image_size, self.image_size, 1))
+        rng_body, rng_head = jax.random.split(rng)
+        body = self.body.init(rng_body, images)["params"]
+        features = self.body.apply({"params": body}, images)
+        head = self.head.init(rng_head, features)["params"]
+        return {"body": body, "head": head}
+
+    def loss(self, params, batch) -> jax.Array:
+        """Mean cross-entropy of one batch ``{"x": [n, H, W, 1], "y": [n]}``."""
+        features = self.body.apply({"params": params["body"]}, batch["x"])
+        logits = self.head.apply({"params": params["head"]}, features)
+        return optax.softmax_cross_entropy_with_integer_labels(
+            logits, batch["y"]
+        ).mean()
+
+
+def _task_loss(net: MamlConv4, setting: Setting, params, support, query):
+    adapted = maml_adapt(
+        net.loss, params, support, setting.inner_lr, setting.inner_steps
+    )
+    return net.loss(adapted, query)
+
+
+# A meta-step maps (state, tasks) -> (state, loss, grads); ``grads`` (the mean
+# meta-gradient) are returned for the correctness check.
+StepFn = Callable[[Any, Any], tuple[Any, jax.Array, Any]]
+
+
+def make_jax_step(
+    variant: str, net: MamlConv4, setting: Setting, tx: optax.GradientTransformation
+) -> Callable[[Any], tuple[StepFn, float]]:
+    """Return ``compile(example_state, tasks) -> (step, compile_s)`` for a variant.
+
+    ``state`` is ``(params, opt_state)``; ``tasks`` is the whole meta-batch
+    on the device (a list of per-task dicts for ``jax_python_loop``).
+    """
+    task_loss = functools.partial(_task_loss, net, setting)
+
+    def update(state, grads):
+        params, opt_state = state
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state)
+
+    if variant in ("jax_vmap", "jax_lax_map"):
+        if variant == "jax_vmap":
+
+            def objective(params, tasks):
+                return maml_loss(
+                    net.loss, params, tasks, setting.inner_lr, setting.inner_steps
+                )
+
+        else:
+
+            def objective(params, tasks):
+                losses = jax.lax.map(
+                    lambda task: task_loss(params, task["support"], task["query"]),
+                    tasks,
+                )
+                return losses.mean()
+
+        def step(state, tasks):
+            loss, grads = jax.value_and_grad(objective)(state[0], tasks)
+            return update(state, grads), loss, grads
+
+        def compile_fn(state, tasks):
+            start = time.perf_counter()
+            compiled = jax.jit(step, donate_argnums=(0,)).lower(state, tasks).compile()
+            return compiled, time.perf_counter() - start
+
+        return compile_fn
+
+    if variant != "jax_python_loop":
+        raise ValueError(f"variant={variant!r} is not one of: {JAX_VARIANTS}")
+
+    def task_grad(params, task):
+        return jax.value_and_grad(task_loss)(params, task["support"], task["query"])
+
+    def mean_update(state, grad_sum, num_tasks):
+        grads = jax.tree.map(lambda g: g / num_tasks, grad_sum)
+        return update(state, grads), grads
+
+    def compile_fn(state, tasks):
+        start = time.perf_counter()
+        grad_fn = jax.jit(task_grad).lower(state[0], tasks[0]).compile()
+        zeros = jax.tree.map(jnp.zeros_like, state[0])
+        update_fn = (
+            jax.jit(mean_update, donate_argnums=(0,))
+            .lower(state, zeros, jnp.float32(len(tasks)))
+            .compile()
+        )
+        compile_s = time.perf_counter() - start
+        num_tasks = jnp.float32(len(tasks))
+
+        def step(state, tasks):
+            loss_sum, grad_sum = 0.0, None
+            for task in tasks:
+                loss, grads = grad_fn(state[0], task)
+                loss_sum = loss_sum + loss
+                grad_sum = (
+                    grads
+                    if grad_sum is None
+                    else jax.tree.map(jnp.add, grad_sum, grads)
+                )
+            state, grads = update_fn(state, grad_sum, num_tasks)
+            return state, loss_sum / len(tasks), grads
+
+        return step, compile_s
+
+    return compile_fn
+
+
+def jax_tasks(variant: str, tasks: dict) -> Any:
+    """The meta-batch on the device, split into a list of tasks for the loop."""
+    tasks = jax.device_put(tasks)
+    if variant == "jax_python_loop":
+        num_tasks = tasks["support"]["y"].shape[0]
+        return [jax.tree.map(lambda x, i=i: x[i], tasks) for i in range(num_tasks)]
+    return tasks
+
+
+# -------------------------------------------------------------------- PyTorch
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def make_torch_model(setting: Setting, jax_params, *, native_bn: bool = True):
+    """The same conv4 + head in PyTorch, with ``jax_params`` copied in.
+
+    ``native_bn``: ``nn.BatchNorm2d(track_running_stats=False)``, else the
+    same norm written with mean/var ops (as ``jaxssl.models.TransductiveNorm``
+    is). Under ``torch.func.vmap`` over tasks, second-order gradients through
+    the native batch norm with per-task (adapted) scale and offset are wrong
+    (about 2% relative error in float64 on conv4, torch 2.13; the loop and
+    ``autograd.grad`` are right), so ``torch_func`` uses the written-out norm.
+    """
+    import torch
+    from torch import nn as tnn
+    from torch.nn import functional as F
+
+    class TransductiveNorm(tnn.Module):
+        """Batch norm from the batch's own statistics, written out (see below)."""
+
+        def __init__(self, channels):
+            super().__init__()
+            self.weight = tnn.Parameter(torch.ones(channels))
+            self.bias = tnn.Parameter(torch.zeros(channels))
+
+        def forward(self, x):
+            mean = x.mean((0, 2, 3), keepdim=True)
+            var = (x - mean).square().mean((0, 2, 3), keepdim=True)
+            y = (x - mean) * torch.rsqrt(var + 1e-5)
+            return y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+    class TorchConv4(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.convs = tnn.ModuleList()
+            self.norms = tnn.ModuleList()
+            channels, size = 1, setting.image_size
+            for _ in range(setting.num_blocks):
+                self.convs.append(
+                    tnn.Conv2d(channels, setting.features, 3, padding=1, bias=False)
+                )
+                # Transductive BN: the batch's statistics, no running averages.
+                self.norms.append(
+                    tnn.BatchNorm2d(setting.features, track_running_stats=False)
+                    if native_bn
+                    else TransductiveNorm(setting.features)
+                )
+                channels, size = setting.features, size // 2
+            self.head = tnn.Linear(setting.features * size * size, setting.way)
+
+        def forward(self, x):  # x: [n, 1, H, W]
+            for conv, norm in zip(self.convs, self.norms, strict=True):
+                x = F.max_pool2d(F.relu(norm(conv(x))), 2)
+            # NHWC flatten order, as in JAX (the same for a 1x1 last map).
+            return self.head(x.permute(0, 2, 3, 1).flatten(1))
+
+    model = TorchConv4()
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            param.copy_(torch.from_numpy(np.array(_jax_leaf_for(name, jax_params))))
+    return model
+
+
+def _jax_leaf_for(torch_name: str, jax_params):
+    """The JAX array (in PyTorch's layout) matching a PyTorch parameter name."""
+    kind, *rest = torch_name.split(".")
+    if kind == "head":
+        dense = jax_params["head"]
+        return dense["kernel"].T if rest[0] == "weight" else dense["bias"]
+    index, attr = int(rest[0]), rest[1]
+    body = jax_params["body"]
+    if kind == "convs":
+        return jnp.transpose(body[f"Conv_{index}"]["kernel"], (3, 2, 0, 1))  # OIHW
+    norm = body[f"TransductiveNorm_{index}"]
+    return norm["scale"] if attr == "weight" else norm["bias"]
+
+
+def torch_grads_as_jax(grads: dict, jax_params):
+    """PyTorch gradients (by parameter name) laid out as the JAX params tree."""
+    out = jax.tree.map(lambda x: None, jax_params)
+    for name, grad in grads.items():
+        array = grad.detach().numpy()
+        kind, *rest = name.split(".")
+        if kind == "head":
+            key = "kernel" if rest[0] == "weight" else "bias"
+            out["head"][key] = array.T if key == "kernel" else array
+        elif kind == "convs":
+            out["body"][f"Conv_{rest[0]}"]["kernel"] = np.transpose(array, (2, 3, 1, 0))
+        else:
+            key = "scale" if rest[1] == "weight" else "bias"
+            out["body"][f"TransductiveNorm_{rest[0]}"][key] = array
+    return out
+
+
+def make_torch_step(variant: str, setting: Setting, jax_params, tasks: dict):
+    """Return ``step() -> (loss, grads by name)`` for a PyTorch variant.
+
+    The model, its Adam state and the tasks (NCHW tensors) live in the closure.
+    """
+    import torch
+    from torch.func import functional_call, grad, vmap
+    from torch.nn import functional as F
+
+    model = make_torch_model(setting, jax_params, native_bn=variant != "torch_func")
+    opt = torch.optim.Adam(model.parameters(), lr=setting.meta_lr)
+
+    def to_torch(batch):
+        x = torch.from_numpy(np.ascontiguousarray(batch["x"].transpose(0, 1, 4, 2, 3)))
+        return x, torch.from_numpy(batch["y"].astype(np.int64))
+
+    sx, sy = to_torch(tasks["support"])  # [T, n, 1, H, W], [T, n]
+    qx, qy = to_torch(tasks["query"])
+    num_tasks = sx.shape[0]
+
+    def loss_fn(params, x, y):
+        return F.cross_entropy(functional_call(model, params, (x,)), y)
+
+    def apply_grads(grads):
+        for name, param in model.named_parameters():
+            param.grad = grads[name]
+        opt.step()
+
+    if variant == "torch_func":
+
+        def task_loss(params, sx, sy, qx, qy):
+            for _ in range(setting.inner_steps):
+                grads = grad(loss_fn)(params, sx, sy)
+                params = {k: params[k] - setting.inner_lr * grads[k] for k in params}
+            return loss_fn(params, qx, qy)
+
+        def meta_loss(params):
+            losses = vmap(task_loss, in_dims=(None, 0, 0, 0, 0))(params, sx, sy, qx, qy)
+            return losses.mean(), losses.mean()
+
+        meta_grad = grad(meta_loss, has_aux=True)
+
+        def step():
+            params = {k: v.detach() for k, v in model.named_parameters()}
+            grads, loss = meta_grad(params)
+            apply_grads(grads)
+            return loss.detach(), grads
+
+        return step
+
+    if variant != "torch_loop":
+        raise ValueError(f"variant={variant!r} is not one of: {TORCH_VARIANTS}")
+
+    def step():
+        opt.zero_grad()
+        loss_sum = 0.0
+        for t in range(num_tasks):
+            fast = dict(model.named_parameters())
+            for _ in range(setting.inner_steps):
+                loss = loss_fn(fast, sx[t], sy[t])
+                grads = torch.autograd.grad(
+                    loss, list(fast.values()), create_graph=True
+                )
+                fast = {
+                    k: w - setting.inner_lr * g
+                    for (k, w), g in zip(fast.items(), grads, strict=True)
+                }
+            query_loss = loss_fn(fast, qx[t], qy[t]) / num_tasks
+            query_loss.backward()
+            loss_sum += query_loss.item()
+        grads = {k: v.grad.detach().clone() for k, v in model.named_parameters()}
+        opt.step()
+        return loss_sum, grads
+
+    return step
+
+
+# ------------------------------------------------------------------ harness
+
+
+def relative_error(grads, reference) -> float:
+    """Largest over leaves of ``|g - ref| / |ref|`` (Frobenius norms)."""
+    errors = jax.tree.map(
+        lambda g, r: (
+            float(np.linalg.norm(np.asarray(g) - np.asarray(r)))
+            / max(float(np.linalg.norm(np.asarray(r))), 1e-30)
+        ),
+        grads,
+        reference,
+    )
+    return max(jax.tree.leaves(errors))
+
+
+@dataclasses.dataclass
+class Runner:
+    """One variant: a no-argument meta-step and what its warm-up measured."""
+
+    name: str
+    run_step: Callable[[], Any]
+    first_grads: Any
+    compile_s: float | None
+    first_step_s: float
+    times: list[float] = dataclasses.field(default_factory=list)
+    loads: list[float] = dataclasses.field(default_factory=list)
+
+
+def build_runner(variant: str, setting: Setting, params, tasks: dict) -> Runner:
+    """Compile (JAX) and warm up one variant; its first meta-gradient is kept."""
+    if variant in JAX_VARIANTS:
+        net = MamlConv4(setting)
+        tx = optax.adam(setting.meta_lr)
+        device_tasks = jax_tasks(variant, tasks)
+        state = (jax.tree.map(jnp.array, params), tx.init(params))
+        step, compile_s = make_jax_step(variant, net, setting, tx)(state, device_tasks)
+        start = time.perf_counter()
+        state, _, grads = jax.block_until_ready(step(state, device_tasks))
+        first_step_s = time.perf_counter() - start
+        box = [state]
+
+        def run_step():
+            box[0], loss, _ = step(box[0], device_tasks)
+            return jax.block_until_ready((box[0], loss))[1]
+
+        return Runner(variant, run_step, jax.device_get(grads), compile_s, first_step_s)
+    if variant in TORCH_VARIANTS:
+        step = make_torch_step(variant, setting, params, tasks)
+        start = time.perf_counter()
+        _, grads = step()
+        first_step_s = time.perf_counter() - start
+        jax_layout = torch_grads_as_jax(grads, params)
+        return Runner(variant, lambda: step()[0], jax_layout, None, first_step_s)
+    raise ValueError(f"variant={variant!r} is not one of: {VARIANTS}")
+
+
+def run(setting: Setting, variants: list[str], rounds: int, seed: int = 0):
+    """Build every variant, check gradients, time ``rounds`` interleaved rounds.
+
+    Returns:
+      ``(runners, errors)``: the runners with their per-step times and load
+      averages, and each variant's relative meta-gradient error against the
+      first variant's (``jax_vmap`` by default).
+    """
+    params = jax.device_get(MamlConv4(setting).init(jax.random.key(seed)))
+    tasks = make_tasks(setting, seed)
+    runners = []
+    for variant in variants:
+        runner = build_runner(variant, setting, params, tasks)
+        compile_note = (
+            f"compile {runner.compile_s:.1f} s, "
+            if runner.compile_s is not None
+            else ""
+        )
+        print(
+            f"{variant:>16s}: {compile_note}first step {runner.first_step_s:.2f} s",
+            flush=True,
+        )
+        runners.append(runner)
+    reference = runners[0].first_grads
+    errors = {r.name: relative_error(r.first_grads, reference) for r in runners}
+    for name, error in errors.items():
+        print(
+            f"{name:>16s}: meta-gradient rel. error vs {runners[0].name}: {error:.2e}"
+        )
+    for round_index in range(rounds):
+        shift = round_index % len(runners)
+        for runner in runners[shift:] + runners[:shift]:
+            runner.loads.append(os.getloadavg()[0])
+            start = time.perf_counter()
+            runner.run_step()
+            runner.times.append(time.perf_counter() - start)
+        summary = ", ".join(f"{r.name} {r.times[-1]:.2f}" for r in runners)
+        print(f"round {round_index + 1}/{rounds} (s/step): {summary}", flush=True)
+    return runners, errors
+
+
+def _torch_info() -> dict[str, Any]:
+    if not torch_available():
+        return {}
+    import torch
+
+    return {
+        "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--conv-impl", default="patches", choices=CONV_IMPLS)
+    parser.add_argument("--steps", type=int, default=5, help="timed rounds")
+    parser.add_argument("--tasks", type=int, default=None)
+    parser.add_argument("--query", type=int, default=None, help="per class")
+    parser.add_argument("--quick", action="store_true", help="tiny shapes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args(argv)
+
+    setting = QUICK if args.quick else Setting()
+    overrides = {"conv_impl": args.conv_impl}
+    if args.tasks is not None:
+        overrides["tasks"] = args.tasks
+    if args.query is not None:
+        overrides["query"] = args.query
+    setting = dataclasses.replace(setting, **overrides)
+
+    variants = args.variants.split(",")
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise ValueError(f"--variants: {unknown} not among {VARIANTS}")
+    if "jax_vmap" in variants and setting.conv_impl == "lax" and not args.quick:
+        if args.variants == parser.get_default("variants"):
+            print(
+                "skipping jax_vmap with --conv-impl lax: vmapped per-task kernels "
+                "become grouped convs that XLA:CPU runs extremely slowly (name it "
+                "in --variants to run it anyway)"
+            )
+            variants.remove("jax_vmap")
+    if not torch_available():
+        skipped = [v for v in variants if v in TORCH_VARIANTS]
+        if skipped:
+            print(f"PyTorch is not installed: skipping {', '.join(skipped)}")
+        variants = [v for v in variants if v not in TORCH_VARIANTS]
+    if not variants:
+        raise ValueError("--variants: nothing left to run")
+
+    print(setting.describe(), flush=True)
+    runners, errors = run(setting, variants, args.steps, args.seed)
+    peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    command = " ".join(["python -m benchmarks.maml_speed_bench", *sys.argv[1:]])
+    for runner in runners:
+        median = statistics.median(runner.times)
+        print(
+            f"{runner.name:>16s}: {1 / median:.3f} meta-steps/s (median "
+            f"{median:.2f} s/step, min {min(runner.times):.2f}, load "
+            f"{min(runner.loads):.2f}-{max(runner.loads):.2f})"
+        )
+        if args.no_record or args.quick:
+            continue
+        impl = "torch conv" if runner.name in TORCH_VARIANTS else setting.conv_impl
+        append_record(
+            "speed",
+            method="maml_conv4_second_order",
+            dataset=f"random {setting.image_size}x{setting.image_size}x1",
+            setting=(
+                f"{runner.name} ({impl}), {setting.way}-way {setting.shot}-shot "
+                f"{setting.query}q, {setting.tasks} tasks, {setting.inner_steps} "
+                "inner steps"
+            ),
+            metric="meta_steps_per_sec",
+            value=round(1 / median, 4),
+            wall_s=round(sum(runner.times), 2),
+            steps=len(runner.times),
+            s_per_step_median=round(median, 3),
+            s_per_step=[round(t, 3) for t in runner.times],
+            compile_s=None if runner.compile_s is None else round(runner.compile_s, 1),
+            first_step_s=round(runner.first_step_s, 2),
+            grad_rel_err_vs=(runners[0].name, float(f"{errors[runner.name]:.3g}")),
+            load_avg_1m=[round(x, 2) for x in runner.loads],
+            protocol=(
+                "interleaved rounds (one meta-step of each of "
+                f"{', '.join(r.name for r in runners)} per round, order rotated); "
+                "value = 1 / median s per step after compile and one warm-up step"
+            ),
+            peak_rss_gb_process=round(peak_rss_gb, 2),
+            config=setting.describe(),
+            command=command,
+            **_torch_info(),
+        )
+
+
+if __name__ == "__main__":
+    main()
