@@ -1,6 +1,14 @@
 """Meta-learning: MAML-family inner loops, a learned update rule, episodes,
 few-shot evaluation."""
 
+from jaxssl.meta.baselines import (
+    baseline_accuracy,
+    baseline_score_fn,
+    cosine_logits,
+    fit_head,
+    head_logits,
+    init_head,
+)
 from jaxssl.meta.episodes import (
     ClassSplit,
     EpisodeData,
@@ -31,6 +39,12 @@ from jaxssl.meta.maml import (
 )
 
 __all__ = [
+    "baseline_accuracy",
+    "baseline_score_fn",
+    "cosine_logits",
+    "fit_head",
+    "head_logits",
+    "init_head",
     "ClassSplit",
     "EpisodeData",
     "class_split_data",
