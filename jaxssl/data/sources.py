@@ -45,7 +45,9 @@ DATASETS: tuple[DatasetForm, ...] = (
         "tfds:<name>",
         "Any TFDS image classification dataset with fixed-size uint8 images "
         "(mnist, fashion_mnist, cifar10, ...), loaded by TFDS itself; prepare "
-        "offline with `tfds build <name> --data_dir DIR`.",
+        "offline with `tfds build <name> --data_dir DIR`. tfds:omniglot comes "
+        "in its few-shot form: 28x28 grayscale, ink high, 1,623 character "
+        "classes (train: 964 background, test: 659 evaluation characters).",
     ),
 )
 

@@ -2,12 +2,60 @@
 
 TensorFlow is imported only when a ``tfds:`` dataset is loaded (it is the
 ``tfds`` extra: ``pip install jaxssl[tfds]``).
+
+Omniglot
+--------
+``tfds:omniglot`` is read in the form of the few-shot literature (Vinyals et
+al. 2016, MAML, Prototypical Networks), not as TFDS stores it (105x105 RGB
+renderings of black-on-white 1-bit drawings):
+
+* images are grayscale, area-averaged down to 28x28 and inverted: **ink is
+  high** (255 on a 0 background), as MAML's and ProtoNets' ``1 - x``;
+* ``train`` is TFDS's ``train`` split, the 964 characters of the 30
+  "background" alphabets (19,280 images), and ``test`` is its ``test``
+  split, the 659 characters of the 20 "evaluation" alphabets (13,180
+  images); TFDS's ``small1``/``small2`` splits are not read;
+* labels are TFDS's ``label``: the character's number in the archives' file
+  names minus one, unique over the whole data set (background characters are
+  0-963, evaluation characters 964-1622), so ``num_classes`` is 1,623 and the
+  two splits share no class. (``alphabet_char_id``, the character's index
+  within its alphabet, is not used.)
+
+Class splits for few-shot runs then index all 1,623 characters (use
+:func:`jaxssl.meta.class_split_data` with ``images="all"``):
+
+* MAML's split (Finn et al. 2017, its ``data_generator.py``): the characters
+  shuffled with a seed, 1,100 meta-train, 100 meta-validation, the remaining
+  423 meta-test, i.e. ``split_classes(1623, num_base=1100, num_val=100,
+  seed=s)``; ``num_base=1200, num_val=0`` is the 1,200 / 423 split of
+  Vinyals et al. (their exact character lists are not reproduced: a seeded
+  shuffle stands in for them);
+* Lake et al.'s background/evaluation split: ``split_classes(1623,
+  num_base=964)`` (unshuffled), which is TFDS's train/test split.
+
+Rotation-augmented classes (each character at 0, 90, 180 and 270 degrees is
+its own class) come after the split: :func:`jaxssl.meta.rotate_classes`.
+
+Real Omniglot offline: on a machine with network access run
+``pip install tensorflow-cpu tensorflow-datasets pillow`` then
+``tfds build omniglot --data_dir DIR`` (it downloads the four archives, about
+19 MB, from github.com/brendenlake/omniglot and writes ``DIR/omniglot/3.0.0``),
+copy ``DIR`` to the offline machine, and load with ``load_dataset(
+"tfds:omniglot", data_dir=DIR, download=False)`` (or set
+``input.data_dir=DIR`` in a config). Alternatively copy the four zip archives
+into ``DIR/downloads/manual/`` and run ``tfds build omniglot --data_dir DIR``
+offline: TFDS takes files it finds there under their registered names,
+checking their checksums.
 """
 
 import numpy as np
 
 # Rows per TFDS batch when reading a split into memory (see read_tfds).
 _TFDS_CHUNK = 8192
+
+OMNIGLOT_IMAGE_SIZE = 28
+OMNIGLOT_NUM_CLASSES = 1623
+OMNIGLOT_NUM_BACKGROUND = 964  # Characters of TFDS's train split, ids 0-963.
 
 
 def _tfds_prepare_message(
@@ -98,6 +146,8 @@ def read_tfds(
     """Read the train and test splits of a TFDS image dataset into memory.
 
     The test split is ``"test"``, or ``"validation"`` where there is no test.
+    Omniglot is read in its few-shot form: 28x28 grayscale, ink high (see the
+    module docstring).
 
     Args:
         name: TFDS name, optionally with config and version (``"mnist:3.*.*"``).
@@ -136,11 +186,22 @@ def read_tfds(
             )
         test_split = "validation"
 
+    preprocess = None
+    if builder.name == "omniglot":
+        preprocess = _omniglot_preprocess(image_key)
+
     def read(split):
         # Read in chunks rather than batch_size=-1: TFDS then asks for a single
         # batch of sys.maxsize rows when it does not know the split size (as
         # under tfds.testing.mock_data), which TensorFlow cannot allocate.
-        dataset = builder.as_dataset(split=split, batch_size=_TFDS_CHUNK)
+        if preprocess is None:
+            dataset = builder.as_dataset(split=split, batch_size=_TFDS_CHUNK)
+        else:
+            # Shrink each image before batching: a batch of full-size images
+            # in float32 would take gigabytes.
+            dataset = builder.as_dataset(split=split)
+            dataset = dataset.map(preprocess, num_parallel_calls=-1)  # AUTOTUNE
+            dataset = dataset.batch(_TFDS_CHUNK)
         images, labels = [], []
         for batch in tfds.as_numpy(dataset):
             images.append(batch[image_key])
@@ -151,3 +212,24 @@ def read_tfds(
     for split, tfds_split in (("train", "train"), ("test", test_split)):
         arrays[f"{split}_images"], arrays[f"{split}_labels"] = read(tfds_split)
     return arrays, num_classes
+
+
+def _omniglot_preprocess(image_key: str):
+    """Omniglot's few-shot form, as a map over TFDS examples (in TensorFlow).
+
+    Decoding gives ``[105, 105, 3]`` uint8, black ink (0) on white (255).
+    Returns ``[28, 28, 1]`` uint8 with ink 255: grayscale, area-averaged
+    (every source pixel weighs by the area it covers, so thin strokes fade
+    rather than vanish, as with MAML's Lanczos resize), inverted, rounded.
+    """
+    import tensorflow as tf
+
+    size = (OMNIGLOT_IMAGE_SIZE, OMNIGLOT_IMAGE_SIZE)
+
+    def preprocess(example):
+        gray = tf.image.rgb_to_grayscale(example[image_key])  # [105, 105, 1]
+        small = tf.image.resize(gray, size, method="area")  # float32
+        ink = tf.clip_by_value(tf.round(255.0 - small), 0.0, 255.0)
+        return {**example, image_key: tf.cast(ink, tf.uint8)}
+
+    return preprocess
