@@ -21,6 +21,27 @@ def test_conv4_output_shape(size, features, want_dim):
     chex.assert_shape(out, (3, want_dim))
 
 
+def test_conv4_without_last_pool_keeps_the_last_map():
+    model = models.Conv4(features=8, pool_last=False)
+    images = jax.random.uniform(jax.random.key(7), (2, 28, 28, 1))
+    params = model.init(jax.random.key(8), images)
+    out = model.apply(params, images)
+    chex.assert_shape(out, (2, 3 * 3 * 8))  # 28 -> 14 -> 7 -> 3, no 4th pool
+    # The pooled model's embedding is the 2x2 max of this map's top-left corner.
+    pooled = models.Conv4(features=8).apply(params, images)
+    want = out.reshape(2, 3, 3, 8)[:, :2, :2].max(axis=(1, 2))
+    np.testing.assert_allclose(pooled, want, rtol=1e-6)
+    # Three pools fit 8x8 images; four do not.
+    chex.assert_shape(
+        jax.eval_shape(
+            models.Conv4(features=8, pool_last=False).init,
+            jax.random.key(0),
+            jnp.zeros((1, 8, 8, 1)),
+        )["params"]["Conv_3"]["kernel"],
+        (3, 3, 8, 8),
+    )
+
+
 @pytest.mark.parametrize("norm", ["none", "transductive"])
 def test_conv4_params_and_finite_output(norm):
     model = models.Conv4(features=8, norm=norm)
