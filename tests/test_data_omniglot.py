@@ -64,6 +64,12 @@ def _check_dataset(data, drawers):
         assert images.max() == 255
 
 
+def test_unprepared_omniglot_says_how(tmp_path):
+    pytest.importorskip("tensorflow")
+    with pytest.raises(FileNotFoundError, match=r"tfds build omniglot --data_dir"):
+        _load(str(tmp_path))
+
+
 def _source_images(data_dir, label):
     """The 105x105 drawings of character ``label`` (0-based) from the archive."""
     name = "background" if label < OMNIGLOT_NUM_BACKGROUND else "evaluation"
@@ -126,7 +132,7 @@ _sample = jax.jit(
     sample_episodes, static_argnames=("num_tasks", "way", "shot", "query")
 )
 
-_MODEL = Conv4(features=16, num_blocks=4, norm="transductive")
+_MODEL = Conv4(features=16, num_blocks=4, norm="transductive", conv_impl="lax")
 
 
 def _embed_episode(params, episode):
@@ -145,12 +151,17 @@ def _episode_loss_accuracy(params, episode, way):
     )
 
 
-def test_rotated_episodes_and_protonet_end_to_end(omniglot_data_dir):
-    data = _load(omniglot_data_dir)
-    # MAML's split of the 1,623 characters: 1,100 / 100 / 423, seeded shuffle.
+@functools.lru_cache(maxsize=1)
+def _maml_split_parts(data_dir):
+    """MAML's split of the 1,623 characters (1,100 / 100 / 423, seeded
+    shuffle), base and novel parts with rotation-augmented classes."""
+    data = _load(data_dir)
     split = split_classes(data.num_classes, num_base=1100, num_val=100, seed=1)
-    base = _rotated_part(data, split.base)
-    novel = _rotated_part(data, split.novel)
+    return split, _rotated_part(data, split.base), _rotated_part(data, split.novel)
+
+
+def test_rotated_episodes(omniglot_data_dir):
+    split, base, novel = _maml_split_parts(omniglot_data_dir)
     assert base.num_classes == 4400 and novel.num_classes == 4 * 423
     assert base.min_count == novel.min_count == FIXTURE_DRAWERS
 
@@ -179,8 +190,25 @@ def test_rotated_episodes_and_protonet_end_to_end(omniglot_data_dir):
     rotations = np.asarray(episodes["classes"]) % ROTATIONS
     assert set(rotations.ravel()) == {0, 1, 2, 3}
 
-    # ProtoNet: a few Adam steps of 5-way 1-shot episodes on the base classes,
-    # then 5-way 1-shot evaluation on novel-class episodes.
+    # The raw-pixel baseline on 5-way 1-shot novel episodes beats chance (0.2).
+    accuracy, ci95, scores = evaluate_episodes(
+        jax.random.key(0),
+        novel,
+        functools.partial(nearest_centroid_accuracy, way=5),
+        way=5,
+        shot=1,
+        query=5,
+        num_episodes=40,
+        chunk=20,
+    )
+    chex.assert_shape(scores, (40,))
+    assert accuracy > 0.3 and 0.0 < ci95 < 0.2, (accuracy, ci95)
+
+
+def test_protonet_end_to_end(omniglot_data_dir):
+    """ProtoNet on Omniglot: a few Adam steps of 5-way 1-shot episodes of the
+    rotated base classes, then 5-way 1-shot evaluation on novel episodes."""
+    _, base, novel = _maml_split_parts(omniglot_data_dir)
     way, shot, query = 5, 1, 5
     tx = optax.adam(3e-3)
     params = _MODEL.init(jax.random.key(0), jnp.zeros((2, 28, 28, 1)))["params"]

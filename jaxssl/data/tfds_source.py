@@ -36,16 +36,24 @@ Class splits for few-shot runs then index all 1,623 characters (use
 Rotation-augmented classes (each character at 0, 90, 180 and 270 degrees is
 its own class) come after the split: :func:`jaxssl.meta.rotate_classes`.
 
-Real Omniglot offline: on a machine with network access run
-``pip install tensorflow-cpu tensorflow-datasets pillow`` then
-``tfds build omniglot --data_dir DIR`` (it downloads the four archives, about
-19 MB, from github.com/brendenlake/omniglot and writes ``DIR/omniglot/3.0.0``),
-copy ``DIR`` to the offline machine, and load with ``load_dataset(
-"tfds:omniglot", data_dir=DIR, download=False)`` (or set
-``input.data_dir=DIR`` in a config). Alternatively copy the four zip archives
-into ``DIR/downloads/manual/`` and run ``tfds build omniglot --data_dir DIR``
-offline: TFDS takes files it finds there under their registered names,
-checking their checksums.
+Real Omniglot offline: on a machine with network access (``pip install
+tensorflow-cpu tensorflow-datasets pillow``) run ``tfds build omniglot
+--data_dir DIR``, or in Python ``tfds.builder("omniglot",
+data_dir=DIR).download_and_prepare()`` (the ``tfds`` command of TFDS 4.9.10
+also imports ``apache_beam``; the Python call does not). It downloads the
+four archives, about 19 MB, from github.com/brendenlake/omniglot and writes
+``DIR/omniglot/3.0.0``. Copy ``DIR`` to the offline machine and load with
+``load_dataset("tfds:omniglot", data_dir=DIR, download=False)``
+(``input.data_dir=DIR`` in a config). Or, with the four original zip
+archives at hand, put them under their own names (``images_background.zip``,
+``images_evaluation.zip``, ``images_background_small1.zip``,
+``images_background_small2.zip``) in ``DIR/downloads/manual/`` and prepare
+offline with ``tfds.builder("omniglot", data_dir=DIR).download_and_prepare(
+download_config=tfds.download.DownloadConfig(try_download_gcs=False))``:
+TFDS's download manager takes a file it finds there under its registered
+name, after checking its size and SHA-256 against the real archive's. This
+is the route ``tests/omniglot_fixture.py`` drives with fabricated archives
+(whose checksums it registers in place of the real ones).
 """
 
 import numpy as np
@@ -69,10 +77,11 @@ def _tfds_prepare_message(
         why = f"download failed: {type(error).__name__}: {detail}"
     return (
         f"TFDS dataset {name!r} is not prepared in {where} ({why}). Prepare "
-        f"it with `tfds build {name} --data_dir DIR` (needs network access and "
-        "`pip install jaxssl[tfds]`, i.e. tensorflow-cpu and pillow; datasets "
-        "with manual downloads want their files in DIR/downloads/manual), then "
-        "pass data_dir=DIR to load_dataset."
+        f"it with `tfds build {name} --data_dir DIR` or, in Python, "
+        f"`tfds.builder({name!r}, data_dir=DIR).download_and_prepare()` (needs "
+        "network access and `pip install jaxssl[tfds]`, i.e. tensorflow-cpu "
+        "and pillow; datasets with manual downloads want their files in "
+        "DIR/downloads/manual), then pass data_dir=DIR to load_dataset."
     )
 
 
