@@ -204,9 +204,12 @@ def rotate_classes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Augment classes with rotations: each (class, rotation) is a new class.
 
-    The Omniglot protocol of Vinyals et al. (2016), MAML and Prototypical
-    Networks: a character rotated by 90, 180 or 270 degrees counts as another
-    character. Works on any images ``[N, H, W, ...]``.
+    The Omniglot protocol of Vinyals et al. (2016) and Prototypical Networks:
+    a character rotated by 90, 180 or 270 degrees counts as another character.
+    (MAML's code instead gives each character drawn for a task a random
+    rotation, so its episodes never hold two rotations of one character;
+    episodes sampled from rotated classes can.) Works on any images
+    ``[N, H, W, ...]``.
 
     Class ``c`` rotated by ``rotations[i]`` quarter turns gets the id
     ``c * len(rotations) + i``: with the default ``(0, 1, 2, 3)``,
