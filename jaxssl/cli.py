@@ -12,6 +12,7 @@ data) print one line naming the field and what is allowed, and exit with 2.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -28,18 +29,20 @@ EXIT_USAGE = 2
 
 
 def _cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
-    from jaxssl import train
+    from jaxssl import episodic, train
 
     config = load_config_file(args.config)
     apply_overrides(config, overrides)
     workdir = args.workdir or os.path.join("runs", Path(args.config).stem)
+    # Few-shot configs (an `episodes` section) run the episodic loop.
+    runner = episodic if episodic.is_episodic(config) else train
     try:
-        exp = train.build_experiment(config)
+        exp = runner.build_experiment(config)
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
     config.lock()
     try:
-        summary = train.train_and_evaluate(
+        summary = runner.train_and_evaluate(
             config, workdir, exp=exp, progress=args.progress
         )
     except train.NonFiniteLossError as e:
@@ -61,10 +64,11 @@ def _print_summary(summary: dict[str, Any], workdir: str) -> None:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from jaxssl import train
+    from jaxssl import episodic, train
 
     try:
-        results = train.evaluate_checkpoint(args.workdir)
+        runner = episodic if _is_episodic_workdir(args.workdir) else train
+        results = runner.evaluate_checkpoint(args.workdir)
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
     for key in sorted(results):
@@ -73,10 +77,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_episodic_workdir(workdir: str) -> bool:
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        return "episodes" in json.load(f)
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from jaxssl import data, methods, optim
+    from jaxssl.meta.fewshot_methods import FEWSHOT_METHODS
 
     print("methods:   " + ", ".join(methods.method_names()))
+    print("few-shot:  " + ", ".join(FEWSHOT_METHODS) + " (configs with `episodes`)")
     print("datasets:")
     for form in data.DATASETS:
         print(f"  {form.spec:12s} {form.description}")

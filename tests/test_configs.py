@@ -1,5 +1,6 @@
 """Every config in configs/ loads, validates and trains a few steps."""
 
+import functools
 import glob
 import os
 import re
@@ -8,8 +9,9 @@ import chex
 import jax
 import pytest
 
-from jaxssl import train
+from jaxssl import episodic, train
 from tests.helpers import CONFIG_DIR, load_config
+from tests.test_episodic import shrink_fewshot
 
 CONFIGS = sorted(
     os.path.splitext(os.path.basename(p))[0]
@@ -53,6 +55,8 @@ def test_config_runs_two_steps(name):
     derives from its digits twin, which runs the same method for real, and
     compiling ~20 more models would double the suite's time."""
     config = load_config(name)
+    if episodic.is_episodic(config):
+        return _trace_fewshot(shrink_fewshot(config))
     views = config.method.get("views", ())
     if config.method.name == "colorization" or any("lab" in v for v in views):
         pytest.skip("needs colour images; see the methods' TFDS mock CIFAR tests")
@@ -76,6 +80,18 @@ def test_config_runs_two_steps(name):
         state, metrics = step_fn(state, data, rng_train)
     chex.assert_tree_all_finite((state.params, metrics))
     assert int(state.step) == config.train.total_steps
+
+
+def _trace_fewshot(config):
+    """Few-shot configs build on digits and trace init and one step (no
+    compile); tests/test_episodic.py trains the digits ones for real."""
+    exp = episodic.build_experiment(config)
+    state = jax.eval_shape(lambda: episodic.init_state(exp, jax.random.key(0)))
+    step_fn = functools.partial(episodic.train_chunk, exp=exp, length=1)
+    data = episodic._train_data(exp)
+    new_state, metrics = jax.eval_shape(step_fn, state, jax.random.key(1), data)
+    chex.assert_trees_all_equal_shapes_and_dtypes(new_state, state)
+    chex.assert_shape(metrics["loss"], (1,))
 
 
 def test_there_are_configs():

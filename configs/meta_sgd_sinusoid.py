@@ -1,0 +1,27 @@
+"""Meta-SGD on sinusoid regression: maml_sinusoid with learned per-parameter
+inner rates, initialised uniform in [0.005, 0.1] (the Meta-SGD paper's).
+
+The Meta-SGD paper reports 0.482 / 0.258 / 0.127 for K = 5 / 10 / 20
+(one step; see benchmarks/sinusoid_bench.py).
+
+Launch (K = 5, 10, 20):
+  jaxssl train configs/meta_sgd_sinusoid.py --workdir runs/meta_sgd_sinusoid_5shot
+  jaxssl train configs/meta_sgd_sinusoid.py --workdir runs/meta_sgd_sinusoid_10shot \
+      --config.episodes.shot=10 --config.episodes.query=10
+  jaxssl train configs/meta_sgd_sinusoid.py --workdir runs/meta_sgd_sinusoid_20shot \
+      --config.episodes.shot=20 --config.episodes.query=20
+"""
+
+from jaxssl.config_utils import load_sibling
+
+
+def get_config():
+    config = load_sibling(__file__, "maml_sinusoid")
+    config.method = dict(
+        name="meta_sgd",
+        inner_lr=(0.005, 0.1),
+        inner_steps=1,
+        test_inner_steps=1,
+        first_order=False,
+    )
+    return config
