@@ -17,6 +17,10 @@ import pytest
 from jaxssl import cli, episodic
 from jaxssl.meta.fewshot_methods import FEWSHOT_METHODS
 from tests.helpers import load_config
+from tests.omniglot_fixture import (
+    FIXTURE_DRAWERS,
+    omniglot_data_dir_fixture,  # noqa: F401
+)
 
 # Each method compiles its own step and scorer (10-20 s of CPU each): the
 # fast suite runs ProtoNet (whose compilations the resume, validation and CLI
@@ -252,3 +256,37 @@ def test_scorer_compiles_once_for_all_validations(tmp_path):
     params = jax.tree.map(lambda x: x + 1.0, state.params)
     episodic.validate(exp, params)
     assert episodic._episode_scores._cache_size() == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["protonet_omniglot", "maml_omniglot"])
+def test_omniglot_config_end_to_end(name, omniglot_data_dir, tmp_path):
+    """The Omniglot configs on TFDS Omniglot prepared locally (the fixture's
+    characters have 6 drawers: 1-shot episodes with few queries).
+
+    Slow (about 25 s of CPU each after the fixture's preparation): run with
+    ``pytest -m slow tests/test_episodic.py -k omniglot``.
+    """
+    config = load_config(name)
+    ep = config.episodes
+    ep.data_dir = omniglot_data_dir
+    assert ep.shot + ep.query <= FIXTURE_DRAWERS
+    ep.test_query, ep.test_episodes, ep.val_episodes, ep.eval_chunk = 5, 4, 4, 2
+    ep.tasks_per_step = 2
+    if ep.train_way:
+        ep.train_way = 10
+    config.model.features = 4
+    config.train = dict(
+        total_steps=2, steps_per_call=2, log_every=2, val_every=2, ckpt_every=2
+    )
+    exp = episodic.build_experiment(config)
+    # MAML's split, every character at four rotations.
+    assert exp.data.num_base_classes == 4 * 1100
+    assert exp.data.val.num_classes == 4 * 100
+    assert exp.data.novel.num_classes == 4 * 423
+    summary = episodic.train_and_evaluate(
+        config, str(tmp_path), exp=exp, progress=False
+    )
+    assert summary["dataset"] == "tfds:omniglot"
+    assert 0.0 <= summary["test_5way_1shot_accuracy"] <= 1.0
+    assert summary["test_5way_1shot_accuracy_ci95"] >= 0.0
