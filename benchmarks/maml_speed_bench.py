@@ -96,6 +96,7 @@ class Setting:
     image_size: int = 28
     conv_impl: str = "patches"
     num_blocks: int = 4  # conv blocks (4: conv4; fewer only for fast tests)
+    dtype: str = "float32"  # "float64" (with jax_enable_x64) to check gradients
 
     def describe(self) -> str:
         return (
@@ -117,7 +118,7 @@ def make_tasks(setting: Setting, seed: int = 0) -> dict[str, dict[str, np.ndarra
 
     def batch(per_class):
         n = setting.way * per_class
-        images = rng.random((setting.tasks, n, size, size, 1), dtype=np.float32)
+        images = rng.random((setting.tasks, n, size, size, 1)).astype(setting.dtype)
         labels = np.tile(
             np.repeat(np.arange(setting.way), per_class), (setting.tasks, 1)
         )
@@ -173,7 +174,7 @@ StepFn = Callable[[Any, Any], tuple[Any, jax.Array, Any]]
 
 def make_jax_step(
     variant: str, net: MamlConv4, setting: Setting, tx: optax.GradientTransformation
-) -> Callable[[Any], tuple[StepFn, float]]:
+) -> Callable[[Any, Any], tuple[StepFn, float]]:
     """Return ``compile(example_state, tasks) -> (step, compile_s)`` for a variant.
 
     ``state`` is ``(params, opt_state)``; ``tasks`` is the whole meta-batch
@@ -327,7 +328,7 @@ def make_torch_model(setting: Setting, jax_params, *, native_bn: bool = True):
             # NHWC flatten order, as in JAX (the same for a 1x1 last map).
             return self.head(x.permute(0, 2, 3, 1).flatten(1))
 
-    model = TorchConv4()
+    model = TorchConv4().to(getattr(torch, setting.dtype))
     with torch.no_grad():
         for name, param in model.named_parameters():
             param.copy_(torch.from_numpy(np.array(_jax_leaf_for(name, jax_params))))
@@ -445,17 +446,21 @@ def make_torch_step(variant: str, setting: Setting, jax_params, tasks: dict):
 # ------------------------------------------------------------------ harness
 
 
-def relative_error(grads, reference) -> float:
-    """Largest over leaves of ``|g - ref| / |ref|`` (Frobenius norms)."""
-    errors = jax.tree.map(
-        lambda g, r: (
-            float(np.linalg.norm(np.asarray(g) - np.asarray(r)))
-            / max(float(np.linalg.norm(np.asarray(r))), 1e-30)
-        ),
-        grads,
-        reference,
-    )
-    return max(jax.tree.leaves(errors))
+def relative_error(grads, reference, *, per_leaf: bool = False) -> float:
+    """``|g - ref| / |ref|`` over all parameters (Frobenius norms).
+
+    With ``per_leaf``, the largest such ratio over the leaves instead.
+    """
+
+    def error(g, r):
+        g, r = np.asarray(g, np.float64), np.asarray(r, np.float64)
+        return float(np.linalg.norm(g - r) / max(np.linalg.norm(r), 1e-30))
+
+    if per_leaf:
+        return max(jax.tree.leaves(jax.tree.map(error, grads, reference)))
+    flat = [np.ravel(x) for x in jax.tree.leaves(grads)]
+    flat_ref = [np.ravel(x) for x in jax.tree.leaves(reference)]
+    return error(np.concatenate(flat), np.concatenate(flat_ref))
 
 
 @dataclasses.dataclass
@@ -508,6 +513,7 @@ def run(setting: Setting, variants: list[str], rounds: int, seed: int = 0):
       first variant's (``jax_vmap`` by default).
     """
     params = jax.device_get(MamlConv4(setting).init(jax.random.key(seed)))
+    params = jax.tree.map(lambda x: x.astype(setting.dtype), params)
     tasks = make_tasks(setting, seed)
     runners = []
     for variant in variants:
@@ -517,16 +523,20 @@ def run(setting: Setting, variants: list[str], rounds: int, seed: int = 0):
             if runner.compile_s is not None
             else ""
         )
+        peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         print(
-            f"{variant:>16s}: {compile_note}first step {runner.first_step_s:.2f} s",
+            f"{variant:>16s}: {compile_note}first step {runner.first_step_s:.2f} s "
+            f"(process peak RSS so far {peak_gb:.1f} GB)",
             flush=True,
         )
         runners.append(runner)
     reference = runners[0].first_grads
     errors = {r.name: relative_error(r.first_grads, reference) for r in runners}
-    for name, error in errors.items():
+    for runner in runners:
+        worst = relative_error(runner.first_grads, reference, per_leaf=True)
         print(
-            f"{name:>16s}: meta-gradient rel. error vs {runners[0].name}: {error:.2e}"
+            f"{runner.name:>16s}: meta-gradient rel. error vs {runners[0].name}: "
+            f"{errors[runner.name]:.2e} (worst leaf {worst:.2e})"
         )
     for round_index in range(rounds):
         shift = round_index % len(runners)
@@ -559,12 +569,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", type=int, default=None)
     parser.add_argument("--query", type=int, default=None, help="per class")
     parser.add_argument("--quick", action="store_true", help="tiny shapes")
+    parser.add_argument(
+        "--float64",
+        action="store_true",
+        help="float64 everywhere (gradient check; not recorded)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
 
     setting = QUICK if args.quick else Setting()
     overrides = {"conv_impl": args.conv_impl}
+    if args.float64:
+        jax.config.update("jax_enable_x64", True)
+        overrides["dtype"] = "float64"
     if args.tasks is not None:
         overrides["tasks"] = args.tasks
     if args.query is not None:
@@ -596,13 +614,15 @@ def main(argv: list[str] | None = None) -> None:
     peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     command = " ".join(["python -m benchmarks.maml_speed_bench", *sys.argv[1:]])
     for runner in runners:
+        if not runner.times:  # --steps 0: the gradient check only
+            continue
         median = statistics.median(runner.times)
         print(
             f"{runner.name:>16s}: {1 / median:.3f} meta-steps/s (median "
             f"{median:.2f} s/step, min {min(runner.times):.2f}, load "
             f"{min(runner.loads):.2f}-{max(runner.loads):.2f})"
         )
-        if args.no_record or args.quick:
+        if args.no_record or args.quick or args.float64:
             continue
         impl = "torch conv" if runner.name in TORCH_VARIANTS else setting.conv_impl
         append_record(
