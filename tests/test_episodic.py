@@ -34,6 +34,8 @@ DIGITS_METHODS = (
     pytest.param("anil", marks=_slow),
     pytest.param("meta_sgd", marks=_slow),
     pytest.param("meta_lstm", marks=_slow),
+    pytest.param("finetune", marks=_slow),
+    pytest.param("cosine", marks=_slow),
 )
 SINUSOID_METHODS = (
     "maml",

@@ -65,6 +65,8 @@ import jax.numpy as jnp
 import optax
 
 from jaxssl.losses.fewshot import matching_loss, prototypical_loss
+from jaxssl.meta.baselines import OPTIMIZERS as HEAD_OPTIMIZERS
+from jaxssl.meta.baselines import baseline_accuracy, cosine_logits
 from jaxssl.meta.learned_update import meta_lstm_adapt, meta_lstm_init
 from jaxssl.meta.maml import maml_adapt, meta_sgd_adapt
 from jaxssl.models import CONV_IMPLS, MLP, Conv4, build_encoder
@@ -157,10 +159,11 @@ class _MLPBody(nn.Module):
 
 
 class CosineHead(nn.Module):
-    """Baseline++'s classifier: ``scale * cos(feature, w_c)`` for each class c."""
+    """Baseline++'s classifier: ``scale * cos(feature, w_c)`` for each class c,
+    with a learned scale (starting at ``init_scale``)."""
 
     num_classes: int
-    scale: float
+    init_scale: float
 
     @nn.compact
     def __call__(self, features: jax.Array) -> jax.Array:
@@ -169,19 +172,10 @@ class CosineHead(nn.Module):
             nn.initializers.lecun_normal(),
             (features.shape[-1], self.num_classes),
         )
-        return cosine_logits(features, weights, self.scale)
-
-
-def cosine_logits(features: jax.Array, weights: jax.Array, scale: float) -> jax.Array:
-    """Scaled cosine similarity of features ``[n, D]`` and class weights ``[D, C]``."""
-    eps = 1e-8
-    features = features / jnp.maximum(
-        jnp.linalg.norm(features, axis=-1, keepdims=True), eps
-    )
-    weights = weights / jnp.maximum(
-        jnp.linalg.norm(weights, axis=0, keepdims=True), eps
-    )
-    return scale * (features @ weights)
+        scale = self.param(
+            "scale", nn.initializers.constant(self.init_scale), (), jnp.float32
+        )
+        return cosine_logits(features, weights, scale)
 
 
 def build_body(model_config, image_shape: tuple[int, ...]) -> nn.Module:
@@ -469,5 +463,61 @@ def build_fewshot_method(
     return _baseline_method(name, config.method, body, num_base_classes)
 
 
-def _baseline_method(name, method_config, body, num_base_classes):
-    raise ValueError(f"method.name={name!r}: the baselines are not available yet")
+def _baseline_method(
+    name: str, method_config, body: nn.Module, num_base_classes: int
+) -> FewShotMethod:
+    where = "method"
+    kind = "linear" if name == "finetune" else "cosine"
+    _check_int(method_config, "batch_size", where)
+    if num_base_classes < 2:
+        raise ValueError(
+            f"method.name={name!r} pretrains a classifier on the base classes; "
+            f"it needs at least 2, got {num_base_classes} (episodes.num_base)"
+        )
+    if kind == "linear":
+        head = nn.Dense(num_base_classes)
+    else:
+        head = CosineHead(
+            num_base_classes, _check_float(method_config, "init_scale", where)
+        )
+    optimizer = _get(method_config, "head_optimizer", where)
+    if optimizer not in HEAD_OPTIMIZERS:
+        raise ValueError(
+            f"method.head_optimizer={optimizer!r} is not one of: {HEAD_OPTIMIZERS}"
+        )
+    fit_kwargs = dict(
+        num_steps=_check_int(method_config, "head_steps", where, low=0),
+        optimizer=optimizer,
+        lr=_check_float(method_config, "head_lr", where),
+        weight_decay=_check_float(
+            method_config, "head_weight_decay", where, positive=False
+        ),
+        scale=_check_float(method_config, "head_scale", where),
+    )
+    if fit_kwargs["weight_decay"] < 0:
+        raise ValueError(
+            f"method.head_weight_decay={fit_kwargs['weight_decay']} must be >= 0"
+        )
+    net = _Net(body, head)
+
+    def loss(params, batch, rng):
+        del rng
+        loss, accuracy = _classification(net.outputs(params, batch["x"]), batch["y"])
+        return loss, {"train_accuracy": accuracy}
+
+    def score(params, episode):
+        # Frozen embedding, then a new head fitted on the support set.
+        support, query = episode["support"], episode["query"]
+        num_support = support["x"].shape[0]
+        features = net.features(params, jnp.concatenate([support["x"], query["x"]]))
+        return baseline_accuracy(
+            features[:num_support],
+            support["y"],
+            features[num_support:],
+            query["y"],
+            _way(episode),
+            kind=kind,
+            **fit_kwargs,
+        )
+
+    return FewShotMethod(name, net.init, loss, score, "batches", "accuracy")
