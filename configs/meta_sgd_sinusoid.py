@@ -2,7 +2,9 @@
 inner rates, initialised uniform in [0.005, 0.1] (the Meta-SGD paper's).
 
 The Meta-SGD paper reports 0.482 / 0.258 / 0.127 for K = 5 / 10 / 20
-(one step; see benchmarks/sinusoid_bench.py).
+(one step; see benchmarks/sinusoid_bench.py). Measured with this config
+(K = 5, seed 0, 20,000 steps in 79 s on a busy 2-core CPU): test MSE
+0.475 +- 0.029 (paper 0.482 +- 0.061).
 
 Launch (K = 5, 10, 20):
   jaxssl train configs/meta_sgd_sinusoid.py --workdir runs/meta_sgd_sinusoid_5shot

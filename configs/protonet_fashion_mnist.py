@@ -22,6 +22,9 @@ def get_config():
     config = load_sibling(__file__, "protonet_digits")
     config.model.features = 64
     config.model.num_blocks = 4  # 28 -> 14 -> 7 -> 3 -> 1: a 64-d embedding
+    # Measured on the 2-core CPU: 2.9 steps/s vs 0.25 with lax.conv (whose
+    # gradient under the vmap over tasks is slow on XLA:CPU).
+    config.model.conv_impl = "patches"
     config.optim.lr = 1e-3
     config.episodes.dataset = "idx:/usr/share/datasets/fashion-mnist"
     config.episodes.shot = 5

@@ -752,8 +752,8 @@ def _summarize(exp: EpisodicExperiment, state: TrainState) -> dict[str, Any]:
         "dataset": exp.data.name,
         "steps": int(state.step),
         "tested_step": int(state.extra["best_step"]) if validated else int(state.step),
-        "test_episodes": ep.test_episodes,
-        "test_query": ep.test_query,
+        "num_test_episodes": ep.test_episodes,
+        "num_test_queries": ep.test_query,
         "device": f"1x {jax.devices()[0].platform}",
         "num_devices": 1,
     }
