@@ -55,8 +55,10 @@ are skipped with a message.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import functools
+import gc
 import os
 import resource
 import statistics
@@ -463,6 +465,19 @@ def relative_error(grads, reference, *, per_leaf: bool = False) -> float:
     return error(np.concatenate(flat), np.concatenate(flat_ref))
 
 
+def release_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc keeps it otherwise).
+
+    The vmapped variants peak at several GB; without this the process keeps
+    each variant's peak and the sum of them on a shared machine.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclasses.dataclass
 class Runner:
     """One variant: a no-argument meta-step and what its warm-up measured."""
@@ -518,6 +533,7 @@ def run(setting: Setting, variants: list[str], rounds: int, seed: int = 0):
     runners = []
     for variant in variants:
         runner = build_runner(variant, setting, params, tasks)
+        release_memory()
         compile_note = (
             f"compile {runner.compile_s:.1f} s, "
             if runner.compile_s is not None
@@ -545,6 +561,7 @@ def run(setting: Setting, variants: list[str], rounds: int, seed: int = 0):
             start = time.perf_counter()
             runner.run_step()
             runner.times.append(time.perf_counter() - start)
+            release_memory()
         summary = ", ".join(f"{r.name} {r.times[-1]:.2f}" for r in runners)
         print(f"round {round_index + 1}/{rounds} (s/step): {summary}", flush=True)
     return runners, errors
