@@ -6,6 +6,11 @@ episodes from their test-split images), novel classes 5-9; a 2-block conv4
 5-shot episodes with 15 queries. Every few-shot digits config derives from
 this one and changes the method (and model) sections.
 
+Measured (seed 0, 300 steps, 60 s on a busy 2-core CPU): 5-way 1-shot
+0.669 +- 0.007, 5-shot 0.874 +- 0.004; nearest class means of raw pixels on
+the same episodes: 0.720 / 0.892. A wiring check, not a result: 8x8 digits
+with 5 base classes leave little to learn that transfers.
+
 Launch:
   jaxssl train configs/protonet_digits.py --workdir runs/protonet_digits
 """
