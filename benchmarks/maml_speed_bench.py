@@ -28,7 +28,27 @@ Variants, each timed on the full meta-step (meta-gradient + Adam update):
 
 Before timing, every variant's first meta-gradient (from the same initial
 weights, copied into the PyTorch model) is compared with ``jax_vmap``'s: the
-relative error is printed and recorded. Timing is interleaved: after a
+relative error is printed and recorded. In float32 these differ by up to a
+few percent at full size: lr 0.4 makes the inner loop's trajectory sensitive
+to rounding (the support loss first rises, then falls), and second-order
+terms amplify it. ``--float64`` checks against an exact reference instead
+(JAX float64 op by op, see :func:`float64_check`): at full conv4 shapes with
+2 tasks of 15 queries, PyTorch in float64 (both variants) matches it to
+1.5e-13, and every float32 variant to 3e-4 (torch.func 2.7e-4, PyTorch loop
+7e-5, JAX loop 3.7e-5, JAX vmap 4.4e-5).
+
+``torch_func`` writes the transductive batch norm out (mean/var ops):
+``torch.func.vmap`` over tasks of second-order gradients through the native
+``F.batch_norm`` with per-task scale and offset is wrong (about 2% relative
+error in float64, torch 2.13), while the task loop is right.
+
+Memory: vmapping 32 tasks of second-order inner loops holds all their
+intermediates at once. With 15 queries per class, ``torch_func`` took the
+process to about 16 GB (then it was killed on a 24 GB machine shared with
+other jobs); with 1 query per class, ``torch_func`` peaks near 9 GB and
+``jax_vmap`` near 4 GB. The loop variants need little.
+
+Timing is interleaved: after a
 warm-up step each, every round runs one meta-step of each variant, in an
 order rotated by one each round, so load from other processes on the shared
 machine falls on all variants alike; a variant's figure is the median
@@ -44,6 +64,18 @@ meta-step did not finish in 4 minutes. PyTorch always uses its own conv.
 Run (records to benchmarks/results/speed.jsonl):
   nice -n 10 python -m benchmarks.maml_speed_bench
   nice -n 10 python -m benchmarks.maml_speed_bench --conv-impl lax --steps 3
+
+The recorded runs (2-core CPU shared with other jobs, load 10-16) used the
+paper code's 1 query per class to fit in memory:
+  python -m benchmarks.maml_speed_bench --query 1 --steps 3 \
+      --variants jax_vmap,jax_python_loop,jax_lax_map,torch_func
+  python -m benchmarks.maml_speed_bench --query 1 --steps 2 \
+      --variants jax_python_loop,torch_loop
+  python -m benchmarks.maml_speed_bench --query 1 --steps 2 --conv-impl lax \
+      --variants jax_python_loop,jax_lax_map
+
+Gradient check against float64 (minutes; records nothing):
+  python -m benchmarks.maml_speed_bench --float64 --tasks 2
 
 Smoke test with tiny shapes, no record:
   python -m benchmarks.maml_speed_bench --quick --no-record
@@ -519,6 +551,59 @@ def build_runner(variant: str, setting: Setting, params, tasks: dict) -> Runner:
     raise ValueError(f"variant={variant!r} is not one of: {VARIANTS}")
 
 
+def float64_check(setting: Setting, variants: list[str], seed: int = 0) -> dict:
+    """Meta-gradients of float32 variants against an exact float64 reference.
+
+    The reference is JAX in float64 run op by op (``jax.disable_jit``): a loop
+    over tasks of ``jax.grad`` through ``maml_adapt``. Jitted, the same
+    float64 computation gave NaN meta-gradients on XLA:CPU (jax 0.10.2) while
+    op by op it is finite, so the reference is not jitted. The PyTorch
+    variants are run in float64 too. Needs ``jax_enable_x64``; slow (minutes
+    for 2 tasks).
+
+    Returns:
+      ``{name: relative error}`` for every variant in float32 and, for the
+      PyTorch ones, in float64.
+    """
+    s64 = dataclasses.replace(setting, dtype="float64")
+    s32 = dataclasses.replace(setting, dtype="float32")
+    params32 = jax.device_get(MamlConv4(s32).init(jax.random.key(seed)))
+    params32 = jax.tree.map(lambda x: np.asarray(x, np.float32), params32)
+    params64 = jax.tree.map(lambda x: x.astype(np.float64), params32)
+    tasks32, tasks64 = make_tasks(s32, seed), make_tasks(s64, seed)
+    net = MamlConv4(s64)
+
+    def meta_loss(params):
+        losses = [
+            _task_loss(
+                net,
+                s64,
+                params,
+                jax.tree.map(lambda x, i=i: x[i], tasks64["support"]),
+                jax.tree.map(lambda x, i=i: x[i], tasks64["query"]),
+            )
+            for i in range(setting.tasks)
+        ]
+        return sum(losses) / setting.tasks
+
+    with jax.disable_jit():
+        reference = jax.device_get(jax.grad(meta_loss)(params64))
+    errors = {}
+    for variant in variants:
+        runs = [(s32, params32, tasks32)]
+        if variant in TORCH_VARIANTS:
+            runs.append((s64, params64, tasks64))
+        for config, params, tasks in runs:
+            grads = build_runner(variant, config, params, tasks).first_grads
+            name = f"{variant} {config.dtype}"
+            errors[name] = relative_error(grads, reference)
+            print(
+                f"{name:>24s}: meta-gradient rel. error vs float64: {errors[name]:.2e}"
+            )
+            release_memory()
+    return errors
+
+
 def run(setting: Setting, variants: list[str], rounds: int, seed: int = 0):
     """Build every variant, check gradients, time ``rounds`` interleaved rounds.
 
@@ -589,7 +674,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--float64",
         action="store_true",
-        help="float64 everywhere (gradient check; not recorded)",
+        help="check meta-gradients against a float64 reference (no timing)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-record", action="store_true")
@@ -597,9 +682,6 @@ def main(argv: list[str] | None = None) -> None:
 
     setting = QUICK if args.quick else Setting()
     overrides = {"conv_impl": args.conv_impl}
-    if args.float64:
-        jax.config.update("jax_enable_x64", True)
-        overrides["dtype"] = "float64"
     if args.tasks is not None:
         overrides["tasks"] = args.tasks
     if args.query is not None:
@@ -627,6 +709,10 @@ def main(argv: list[str] | None = None) -> None:
         raise ValueError("--variants: nothing left to run")
 
     print(setting.describe(), flush=True)
+    if args.float64:
+        jax.config.update("jax_enable_x64", True)
+        float64_check(setting, variants, args.seed)
+        return
     runners, errors = run(setting, variants, args.steps, args.seed)
     peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     command = " ".join(["python -m benchmarks.maml_speed_bench", *sys.argv[1:]])
@@ -639,7 +725,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{median:.2f} s/step, min {min(runner.times):.2f}, load "
             f"{min(runner.loads):.2f}-{max(runner.loads):.2f})"
         )
-        if args.no_record or args.quick or args.float64:
+        if args.no_record or args.quick:
             continue
         impl = "torch conv" if runner.name in TORCH_VARIANTS else setting.conv_impl
         append_record(
