@@ -2,7 +2,10 @@
 adapted by a learned update rule (5 steps, starting as SGD with rate 0.01).
 
 First order (Ravi & Larochelle's choice): second order through the 5 LSTM
-steps did not finish 500 meta-steps in 10 minutes on a busy 2-core CPU. No published figure for this
+steps did not finish 500 meta-steps in 10 minutes on a busy 2-core CPU. Even
+first order, the LSTM runs on each of the regressor's 1,761 coordinates for
+25 tasks x 5 steps: 1.6 meta-steps/s on that CPU, so the 20,000 steps are
+GPU work. No published figure for this
 pairing and none measured here yet; compare with maml_sinusoid.
 
 Launch (K = 5, 10, 20):
