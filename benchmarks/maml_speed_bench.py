@@ -65,8 +65,11 @@ Run (records to benchmarks/results/speed.jsonl):
   nice -n 10 python -m benchmarks.maml_speed_bench
   nice -n 10 python -m benchmarks.maml_speed_bench --conv-impl lax --steps 3
 
-The recorded runs (2-core CPU shared with other jobs, load 10-16) used the
-paper code's 1 query per class to fit in memory:
+The recorded runs (2-core CPU shared with other jobs, load 10-16): 15
+queries per class for the JAX vmap vs loop comparison, and the paper code's
+1 query per class for all variants (``torch_func`` fits in memory there):
+  python -m benchmarks.maml_speed_bench --steps 2 \
+      --variants jax_vmap,jax_python_loop
   python -m benchmarks.maml_speed_bench --query 1 --steps 3 \
       --variants jax_vmap,jax_python_loop,jax_lax_map,torch_func
   python -m benchmarks.maml_speed_bench --query 1 --steps 2 \
