@@ -53,7 +53,7 @@ OPTIMIZERS = ("lbfgs", "adam")
 # never the novel classes). 1-shot favoured weak weight decay (1e-4) and 5-shot
 # strong (1.0), each by 0.5-1.8 points over 1e-2, which is within 2 points of
 # the best of both; the cosine scale was flat over 5-20 in 1-shot, and 5-shot
-# favoured 2 over 5 by under a point and over 10 by 1.3-1.6 points.
+# favoured 2 over 5 by under a point and over 10 by 0.9-1.6 points.
 DEFAULT_SCALE = 5.0
 DEFAULT_WEIGHT_DECAY = 1e-2
 DEFAULT_NUM_STEPS = 100
