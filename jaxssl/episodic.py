@@ -82,6 +82,7 @@ from jaxssl.train import (
     TrainState,
     make_checkpoint_manager,
     restore_latest,
+    restore_workdir,
     save_config,
     write_json_atomic,
 )
@@ -769,21 +770,7 @@ def _summarize(exp: EpisodicExperiment, state: TrainState) -> dict[str, Any]:
 
 def restore_run(workdir: str) -> tuple[EpisodicExperiment, TrainState]:
     """Rebuild a few-shot workdir's experiment and restore its latest state."""
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: is {workdir} a jaxssl workdir?")
-    with open(path) as f:
-        config = ml_collections.ConfigDict(json.load(f))
-    exp = build_experiment(config)
-    template = init_state(exp, jax.random.key(config.seed))
-    manager = make_checkpoint_manager(workdir)
-    try:
-        state = restore_latest(manager, template)
-    finally:
-        manager.close()
-    if state is None:
-        raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
-    return exp, state
+    return restore_workdir(workdir, build_experiment, init_state)
 
 
 def evaluate_checkpoint(workdir: str) -> dict[str, float]:

@@ -623,15 +623,22 @@ def _json_default(x: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(x)}")
 
 
-def restore_run(workdir: str) -> tuple[Experiment, TrainState]:
-    """Rebuild a workdir's experiment from its config and restore its latest state."""
+def restore_workdir(
+    workdir: str,
+    build: Callable[[ml_collections.ConfigDict], Any],
+    init: Callable[[Any, jax.Array], Any],
+) -> tuple[Any, Any]:
+    """``(experiment, state)`` of a workdir: its saved config rebuilt by
+    ``build``, and its latest checkpoint restored into the template
+    ``init(experiment, key(seed))`` (the generic and the episodic loop share this).
+    """
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: is {workdir} a jaxssl workdir?")
     with open(path) as f:
         config = ml_collections.ConfigDict(json.load(f))
-    exp = build_experiment(config)
-    template = init_state(exp, jax.random.key(config.seed))
+    exp = build(config)
+    template = init(exp, jax.random.key(config.seed))
     manager = make_checkpoint_manager(workdir)
     try:
         state = restore_latest(manager, template)
@@ -640,6 +647,11 @@ def restore_run(workdir: str) -> tuple[Experiment, TrainState]:
     if state is None:
         raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
     return exp, state
+
+
+def restore_run(workdir: str) -> tuple[Experiment, TrainState]:
+    """Rebuild a workdir's experiment from its config and restore its latest state."""
+    return restore_workdir(workdir, build_experiment, init_state)
 
 
 def evaluate_checkpoint(workdir: str) -> dict[str, float]:
