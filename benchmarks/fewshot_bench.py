@@ -21,9 +21,19 @@ Methods (every figure is recorded in ``benchmarks/results/few_shot.jsonl``):
   testing.
 - ``maml``: conv4 (32 channels by default, ``--maml-features``: the 2-core CPU
   budget) + linear 5-way head, first-order MAML (FOMAML: the inner
-  gradients are stopped, ``first_order=True``) with ``maml_loss``; inner SGD
-  steps on the support set, Adam on the meta-gradient. Trained with the test
-  shot (one model per shot).
+  gradients are stopped) or, with ``--maml-second-order``, full MAML, with
+  ``maml_loss``; inner SGD steps on the support set, Adam on the
+  meta-gradient. Trained with the test shot (one model per shot).
+
+``--no-last-pool`` drops conv4's last max-pool (``Conv4(pool_last=False)``:
+a 3x3xC embedding instead of 1x1xC), for ProtoNets, the random conv4 and
+MAML; ``--rotate-classes`` meta-trains on the base classes at four rotations
+(20 classes). The recorded ProtoNet and MAML results:
+
+  python -m benchmarks.fewshot_bench --methods random_conv4,protonet \
+      --no-last-pool --proto-steps 150 --budget-s 1000
+  python -m benchmarks.fewshot_bench --methods maml --maml-shots 5,1 \
+      --maml-second-order --maml-steps 400 --maml-test-steps 5 --budget-s 900
 
 Both conv4s use transductive batch norm (``Conv4(norm="transductive")``:
 statistics of the batch at hand, no running averages; the MAML paper's
@@ -118,6 +128,20 @@ def _float_episodes(episodes):
     }
 
 
+def rotated_classes(images, labels, classes):
+    """Each (class c, rotation by k * 90 degrees) as a new class ``4 * c + k``.
+
+    The Omniglot trick (Santoro et al. 2016; Vinyals et al. 2016) that turns
+    the 5 base classes into 20 for meta-training; validation and test
+    episodes keep the real, unrotated classes.
+    """
+    keep = np.isin(labels, classes)
+    images, labels = images[keep], labels[keep]
+    rotated = [np.rot90(images, k, axes=(1, 2)) for k in range(4)]
+    new_labels = [4 * labels + k for k in range(4)]
+    return np.concatenate(rotated), np.concatenate(new_labels)
+
+
 # ----------------------------------------------------------------- ProtoNets
 
 
@@ -189,8 +213,13 @@ def make_protonet_chunk(data, tx, *, way, shot, query, num_tasks):
 class _MamlNet:
     """conv4 embedding + linear head as two Flax modules on one params dict."""
 
-    def __init__(self, way: int, features: int):
-        self.body = Conv4(features=features, norm="transductive", conv_impl="patches")
+    def __init__(self, way: int, features: int, pool_last: bool = True):
+        self.body = Conv4(
+            features=features,
+            norm="transductive",
+            conv_impl="patches",
+            pool_last=pool_last,
+        )
         self.head = nn.Dense(way)
         self.way = way
 
@@ -231,8 +260,10 @@ def maml_score_fn(net, params, *, inner_lr, num_steps):
     return score
 
 
-def make_maml_chunk(net, data, tx, *, shot, query, num_tasks, inner_lr, num_steps):
-    """Jitted ``CHUNK`` first-order MAML meta-steps."""
+def make_maml_chunk(
+    net, data, tx, *, shot, query, num_tasks, inner_lr, num_steps, first_order=True
+):
+    """Jitted ``CHUNK`` MAML meta-steps (first-order unless told otherwise)."""
     loss_fn = _maml_loss_fn(net)
 
     def step(carry, _):
@@ -247,7 +278,7 @@ def make_maml_chunk(net, data, tx, *, shot, query, num_tasks, inner_lr, num_step
             jax.random.split(rng_aug, num_tasks), episodes
         )
         loss, grads = jax.value_and_grad(
-            lambda p: maml_loss(loss_fn, p, tasks, inner_lr, num_steps, True)
+            lambda p: maml_loss(loss_fn, p, tasks, inner_lr, num_steps, first_order)
         )(params)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
@@ -327,6 +358,21 @@ def main() -> None:
     parser.add_argument("--maml-lr", type=float, default=1e-3)
     parser.add_argument("--maml-shots", default="1,5")
     parser.add_argument(
+        "--maml-second-order",
+        action="store_true",
+        help="full MAML (differentiate through the inner gradients)",
+    )
+    parser.add_argument(
+        "--no-last-pool",
+        action="store_true",
+        help="conv4 without the last max-pool (3x3 x channels embedding)",
+    )
+    parser.add_argument(
+        "--rotate-classes",
+        action="store_true",
+        help="meta-train on the base classes x 4 rotations (20 classes)",
+    )
+    parser.add_argument(
         "--budget-s", type=float, default=300.0, help="training s per run"
     )
     parser.add_argument("--episodes", type=int, default=600)
@@ -334,13 +380,29 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     methods = args.methods.split(",")
+    global _CONV4
+    _CONV4 = Conv4(
+        features=64,
+        norm="transductive",
+        conv_impl="lax",
+        pool_last=not args.no_last_pool,
+    )
+    conv4_desc = (
+        f"conv4 (64 ch, transductive BN{', no last pool' if args.no_last_pool else ''})"
+    )
     command = " ".join(["python -m benchmarks.fewshot_bench", *sys.argv[1:]])
 
     dataset = load_dataset(DATASET)
     split = split_classes(10, num_base=5)
-    base_train = make_episode_data(
-        dataset.train_images, dataset.train_labels, split.base
-    )
+    if args.rotate_classes:
+        base_train = make_episode_data(
+            *rotated_classes(dataset.train_images, dataset.train_labels, split.base),
+            [4 * c + k for c in split.base for k in range(4)],
+        )
+    else:
+        base_train = make_episode_data(
+            dataset.train_images, dataset.train_labels, split.base
+        )
     base_val = make_episode_data(dataset.test_images, dataset.test_labels, split.base)
     novel = make_episode_data(
         np.concatenate([dataset.train_images, dataset.test_images]),
@@ -416,7 +478,7 @@ def main() -> None:
                 mean,
                 ci95,
                 time.perf_counter() - start,
-                "randomly initialised conv4 (64 ch, transductive BN), nearest class "
+                f"randomly initialised {conv4_desc}, nearest class "
                 "mean of embeddings, no training",
             )
 
@@ -448,7 +510,7 @@ def main() -> None:
             time_budget_s=args.budget_s,
         )
         config = dict(
-            model="conv4 64ch transductive BN, lax conv",
+            model=f"{conv4_desc}, lax conv",
             train_way=args.proto_way,
             train_shot=args.proto_shot,
             train_query=args.proto_query,
@@ -456,6 +518,7 @@ def main() -> None:
             optimizer="adam",
             lr=args.proto_lr,
             augment="hflip + 2px shift",
+            rotated_base_classes=args.rotate_classes,
             model_selection=(
                 f"best of every {CHUNK} steps on {VAL_EPISODES} 5-way 5-shot episodes "
                 "of held-out base-class (test-set) images"
@@ -471,8 +534,10 @@ def main() -> None:
                 mean,
                 ci95,
                 info["train_s"] + time.perf_counter() - start,
-                f"conv4 trained {info['steps']} steps ({args.proto_way}-way "
-                f"{args.proto_shot}-shot episodes, {info['train_s']:.0f} s CPU), "
+                f"{conv4_desc} trained {info['steps']} steps ({args.proto_way}-way "
+                f"{args.proto_shot}-shot episodes"
+                f"{' of rotated base classes' if args.rotate_classes else ''}"
+                f", {info['train_s']:.0f} s CPU), "
                 f"kept step {info['best_step']}",
                 steps=info["steps"],
                 config=config,
@@ -480,7 +545,7 @@ def main() -> None:
             )
 
     if "maml" in methods:
-        net = _MamlNet(TEST_WAY, args.maml_features)
+        net = _MamlNet(TEST_WAY, args.maml_features, not args.no_last_pool)
         for shot in (int(s) for s in args.maml_shots.split(",")):
             params = net.init(rng_init, example)
             tx = optax.adam(args.maml_lr)
@@ -493,6 +558,7 @@ def main() -> None:
                 num_tasks=args.maml_tasks,
                 inner_lr=args.maml_inner_lr,
                 num_steps=args.maml_inner_steps,
+                first_order=not args.maml_second_order,
             )
 
             def maml_val(p, shot=shot):
@@ -523,12 +589,14 @@ def main() -> None:
             )
             mean, ci95 = evaluate(score, shot)
             record(
-                "maml_first_order",
+                "maml" if args.maml_second_order else "maml_first_order",
                 shot,
                 mean,
                 ci95,
                 info["train_s"] + time.perf_counter() - start,
-                f"conv4 ({args.maml_features} ch) + linear head, first-order MAML "
+                f"conv4 ({args.maml_features} ch"
+                f"{', no last pool' if args.no_last_pool else ''}) + linear head, "
+                f"{'second' if args.maml_second_order else 'first'}-order MAML "
                 f"{info['steps']} meta-steps "
                 f"({info['train_s']:.0f} s CPU), {args.maml_inner_steps} inner steps "
                 f"(train) / {args.maml_test_steps} (test), kept step "
@@ -536,10 +604,12 @@ def main() -> None:
                 steps=info["steps"],
                 config=dict(
                     model=(
-                        f"conv4 {args.maml_features}ch transductive BN + Dense(5), "
+                        f"conv4 {args.maml_features}ch transductive BN"
+                        f"{', no last pool' if args.no_last_pool else ''} + Dense(5), "
                         "patches conv"
                     ),
-                    first_order=True,
+                    first_order=not args.maml_second_order,
+                    rotated_base_classes=args.rotate_classes,
                     train_shot=shot,
                     train_query=args.maml_query,
                     meta_batch=args.maml_tasks,

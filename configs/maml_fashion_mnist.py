@@ -1,10 +1,17 @@
 """Second-order MAML on the Fashion-MNIST class split: conv4 + linear 5-way head.
 
-protonet_fashion_mnist's split, test episodes and augmentation; 4 tasks per
-meta-batch with 5 queries per class, 2 inner SGD steps (lr 0.2) in training
-and 3 at test time (benchmarks/fewshot_bench.py's FOMAML settings), Adam
-1e-3 on the meta-gradient. Trained with the shot it is tested with. The
+protonet_fashion_mnist's split, test episodes and augmentation; conv4 with
+32 channels and the papers' pooled 32-d embedding; 4 tasks per meta-batch
+with 5 queries per class, 2 inner SGD steps (lr 0.2) in training and 5 at
+test time, Adam 1e-3 on the second-order meta-gradient, 400 meta-steps,
+the best validation step kept. Trained with the shot it is tested with. The
 patches conv keeps per-task weights under vmap fast on CPU.
+
+Measured with the same protocol in benchmarks/fewshot_bench.py (seed 0,
+2-core CPU; benchmarks/results/few_shot.jsonl): 5-way 1-shot 0.595 +- 0.007
+(400 meta-steps), 5-shot 0.788 +- 0.006 (250: the run's time budget), against nearest class means of raw pixels 0.578 +-
+0.007 / 0.745 +- 0.005 and of a randomly initialised conv4 (64 channels)
+0.505 +- 0.006 / 0.689 +- 0.005.
 
 Launch (5-way 1-shot, 5-way 5-shot):
   jaxssl train configs/maml_fashion_mnist.py --workdir runs/maml_fashion_1shot
@@ -20,12 +27,15 @@ def get_config():
     config.method = load_sibling(__file__, "maml_digits").method
     config.method.inner_lr = 0.2
     config.method.inner_steps = 2
-    config.method.test_inner_steps = 3
+    config.method.test_inner_steps = 5
     config.model.conv_impl = "patches"
+    config.model.features = 32
+    config.model.pool_last = True
     config.episodes.shot = 1
     config.episodes.query = 5
     config.episodes.tasks_per_step = 4
     config.episodes.test_shots = ()  # the training shot
-    config.train.total_steps = 3000
-    config.train.val_every = 100
+    config.train.total_steps = 400
+    config.train.val_every = 50
+    config.train.ckpt_every = 100
     return config

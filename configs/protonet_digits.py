@@ -26,6 +26,7 @@ def get_config() -> ml_collections.ConfigDict:
         name="conv4",  # "conv4", "resnet12" or "mlp"
         features=32,
         num_blocks=2,  # 8x8 digits: 8 -> 4 -> 2 (a 2x2x32 embedding)
+        pool_last=True,  # False: no max-pool after the last block
         norm="transductive",  # "transductive" or "none"
         conv_impl="lax",  # "lax" or "patches" (faster under vmap on CPU)
         hidden=(128, 64),  # name="mlp": widths

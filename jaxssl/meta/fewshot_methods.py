@@ -193,16 +193,21 @@ def build_body(model_config, image_shape: tuple[int, ...]) -> nn.Module:
         if impl not in CONV_IMPLS:
             raise ValueError(f"model.conv_impl={impl!r} is not one of: {CONV_IMPLS}")
         blocks = _check_int(model_config, "num_blocks", "model")
-        if min(image_shape[:2]) < 2**blocks:
+        pool_last = model_config.get("pool_last", True)
+        if not isinstance(pool_last, bool):
+            raise ValueError(f"model.pool_last={pool_last!r} must be True or False")
+        pools = blocks if pool_last else blocks - 1
+        if min(image_shape[:2]) < 2**pools:
             raise ValueError(
                 f"model.num_blocks={blocks}: images {image_shape[:2]} are smaller "
-                f"than 2**num_blocks = {2**blocks}"
+                f"than 2**{pools} (one halving per max-pool)"
             )
         return Conv4(
             features=_check_int(model_config, "features", "model"),
             norm=norm,
             conv_impl=impl,
             num_blocks=blocks,
+            pool_last=pool_last,
         )
     if name == "resnet12":
         return build_encoder(model_config, image_shape)
