@@ -85,14 +85,16 @@ def init_meta_params(method: str, rng: jax.Array) -> dict:
     return {"params": params, "inner_lr": jax.tree.unflatten(treedef, rates)}
 
 
-def make_train_chunk(method: str, shot: int, tx: optax.GradientTransformation):
+def make_train_chunk(
+    method: str, shot: int, tx: optax.GradientTransformation, meta_batch: int
+):
     """A jitted function running ``CHUNK`` meta-steps as one ``lax.scan``."""
 
     def step(carry, _):
         meta_params, opt_state, rng, step_index = carry
         rng_tasks = jax.random.fold_in(rng, step_index)
         tasks = sample_sinusoid_tasks(
-            rng_tasks, num_tasks=META_BATCH, shot=shot, query=shot
+            rng_tasks, num_tasks=meta_batch, shot=shot, query=shot
         )
         loss, grads = jax.value_and_grad(functools.partial(_meta_objective, method))(
             meta_params, tasks
@@ -123,13 +125,21 @@ def test_mse(method: str, meta_params: dict, tasks: dict) -> jax.Array:
     return jax.vmap(one)(tasks["support"], tasks["query"])
 
 
-def bench(method: str, shot: int, *, steps: int, test_tasks: int, seed: int) -> dict:
+def bench(
+    method: str,
+    shot: int,
+    *,
+    steps: int,
+    test_tasks: int,
+    seed: int,
+    meta_batch: int = META_BATCH,
+) -> dict:
     """Meta-train one method for one shot count and evaluate it."""
     rng_init, rng_train = jax.random.split(jax.random.key(seed))
     meta_params = init_meta_params(method, rng_init)
     tx = optax.adam(META_LR)
     opt_state = tx.init(meta_params)
-    chunk = make_train_chunk(method, shot, tx)
+    chunk = make_train_chunk(method, shot, tx, meta_batch)
     start = time.perf_counter()
     num_chunks = max(1, math.ceil(steps / CHUNK))
     for i in range(num_chunks):
@@ -164,32 +174,53 @@ def main() -> None:
     parser.add_argument("--shots", default="5,10,20")
     parser.add_argument("--steps", type=int, default=20_000, help="meta-steps")
     parser.add_argument("--test-tasks", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--meta-batch", type=int, default=META_BATCH, help="tasks")
+    parser.add_argument(
+        "--seeds",
+        default="0",
+        help="comma-separated training seeds; with several, the record is the "
+        "mean over seeds (each seed's MSE is kept in the record)",
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
     for shot in (int(s) for s in args.shots.split(",")):
         for method in args.methods.split(","):
             if (method, shot) not in PAPER:
                 raise ValueError(f"unknown method {method!r} or shot {shot}")
-            result = bench(
-                method,
-                shot,
-                steps=args.steps,
-                test_tasks=args.test_tasks,
-                seed=args.seed,
-            )
+            runs = [
+                bench(
+                    method,
+                    shot,
+                    steps=args.steps,
+                    test_tasks=args.test_tasks,
+                    seed=s,
+                    meta_batch=args.meta_batch,
+                )
+                for s in seeds
+            ]
+            per_seed = [r["mse"] for r in runs]
+            mse = float(np.mean(per_seed))
+            # Every seed is scored on the same test tasks; the interval is the
+            # mean of the per-seed intervals (the tasks' spread, not the seeds').
+            ci95 = float(np.mean([r["ci95"] for r in runs]))
+            train_s = float(np.mean([r["train_s"] for r in runs]))
             paper_mean, paper_ci = PAPER[(method, shot)]
-            inside = abs(result["mse"] - paper_mean) <= paper_ci
+            inside = abs(mse - paper_mean) <= paper_ci
             print(
-                f"{method:8s} {shot:2d}-shot: MSE {result['mse']:.3f} +- "
-                f"{result['ci95']:.3f} (paper {paper_mean:.3f} +- {paper_ci:.3f}, "
-                f"{'inside' if inside else 'outside'}), {result['steps']} steps "
-                f"in {result['train_s']:.0f} s, final meta-loss "
-                f"{result['final_train_loss']:.3f}",
+                f"{method:8s} {shot:2d}-shot: MSE {mse:.3f} +- {ci95:.3f} "
+                f"(seeds {', '.join(f'{m:.3f}' for m in per_seed)}; paper "
+                f"{paper_mean:.3f} +- {paper_ci:.3f}, "
+                f"{'inside' if inside else 'outside'}), {runs[0]['steps']} steps "
+                f"in {train_s:.0f} s per seed, final meta-loss "
+                f"{runs[-1]['final_train_loss']:.3f}",
                 flush=True,
             )
             if args.no_record:
                 continue
+            extra = {}
+            if len(seeds) > 1:
+                extra = dict(std=round(float(np.std(per_seed, ddof=1)), 4))
             append_record(
                 "few_shot",
                 method=method,
@@ -197,16 +228,18 @@ def main() -> None:
                 setting=(
                     f"{shot}-shot regression, 1 inner step, MLP 1-40-40-1 ReLU, "
                     f"{args.test_tasks} test tasks x {TEST_QUERY} query points"
+                    + (f", mean of {len(seeds)} seeds" if len(seeds) > 1 else "")
                 ),
                 metric="post_adaptation_mse",
-                value=round(result["mse"], 4),
-                ci95=round(result["ci95"], 4),
+                value=round(mse, 4),
+                ci95=round(ci95, 4),
+                per_seed=[round(m, 4) for m in per_seed],
                 paper=dict(mean=paper_mean, ci95=paper_ci, inside=inside),
-                steps=result["steps"],
-                wall_s=round(result["train_s"], 1),
-                seeds=[args.seed],
+                steps=runs[0]["steps"],
+                wall_s=round(train_s, 1),
+                seeds=seeds,
                 config=dict(
-                    meta_batch=META_BATCH,
+                    meta_batch=args.meta_batch,
                     inner_lr=INNER_LR if method == "maml" else META_SGD_LR_RANGE,
                     meta_lr=META_LR,
                     optimizer="adam",
@@ -216,6 +249,7 @@ def main() -> None:
                 command=" ".join(
                     ["python -m benchmarks.sinusoid_bench", *sys.argv[1:]]
                 ),
+                **extra,
             )
 
 
