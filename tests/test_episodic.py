@@ -176,6 +176,7 @@ def test_meta_validation_tests_the_best_step(tmp_path, monkeypatch):
         ("method.name", "fomaml", "first_order=True"),
         ("model.name", "vit", "model.name='vit' is not one of"),
         ("model.norm", "batch", "model.norm='batch' is not one of"),
+        ("model.num_blocks", 5, "than 2**5 (one halving per max-pool)"),
         ("episodes.way", 0, "episodes.way=0 must be an integer >= 1"),
         ("episodes.way", 7, "way=7 exceeds the 5 classes"),
         ("episodes.shot", 200, "episodes.shot + episodes.query = 200 + 2 exceeds"),
