@@ -24,7 +24,7 @@ Usage:
   python benchmarks/classical_bench.py                 # everything
   python benchmarks/classical_bench.py --datasets digits --parts kmeans,pca
   python benchmarks/classical_bench.py --parts gmm_spread  # seed-to-seed spread
-  python benchmarks/classical_bench.py --parts gmm_seeds --gmm-seeds 6  # means over seeds
+  python benchmarks/classical_bench.py --parts gmm_seeds  # means over seeds
 """
 
 from __future__ import annotations
