@@ -81,8 +81,8 @@ from jaxssl.train import (
     NonFiniteLossError,
     TrainState,
     make_checkpoint_manager,
-    restore_latest,
     restore_workdir,
+    resume_or_init,
     save_config,
     write_json_atomic,
 )
@@ -649,12 +649,7 @@ def train_and_evaluate(
     rng_init, rng_train = jax.random.split(jax.random.key(config.seed))
     state = init_state(exp, rng_init)
     manager = make_checkpoint_manager(workdir)
-    restored = restore_latest(manager, state)
-    if restored is not None:
-        state = restored
-    start_step = int(state.step)
-    if start_step:
-        print(f"Resuming from checkpoint at step {start_step} in {workdir}")
+    state, start_step = resume_or_init(manager, state, workdir)
     data = _train_data(exp)
     log = MetricsLog(workdir, start_step)
     score_name = exp.method.score_name

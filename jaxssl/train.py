@@ -515,12 +515,7 @@ def train_and_evaluate(
     rng_init, rng_train = jax.random.split(rng)
     state = init_state(exp, rng_init)
     manager = make_checkpoint_manager(workdir)
-    restored = restore_latest(manager, state)
-    if restored is not None:
-        state = restored
-    start_step = int(state.step)
-    if start_step:
-        print(f"Resuming from checkpoint at step {start_step} in {workdir}")
+    state, start_step = resume_or_init(manager, state, workdir)
 
     # Before any multi-device work: single-device evaluation jobs interleaved
     # with the first multi-device transfers stalled XLA:CPU fake devices here.
@@ -621,6 +616,20 @@ def _json_default(x: Any) -> Any:
     if isinstance(x, float) and math.isnan(x):
         return None
     raise TypeError(f"not JSON serialisable: {type(x)}")
+
+
+def resume_or_init(
+    manager: ocp.CheckpointManager, state: Any, workdir: str
+) -> tuple[Any, int]:
+    """``(state, start_step)``: the latest checkpoint restored into ``state``'s
+    structure (announced on stdout), or ``state`` itself when there is none."""
+    restored = restore_latest(manager, state)
+    if restored is not None:
+        state = restored
+    start_step = int(state.step)
+    if start_step:
+        print(f"Resuming from checkpoint at step {start_step} in {workdir}")
+    return state, start_step
 
 
 def restore_workdir(
