@@ -312,6 +312,20 @@ def torch_available() -> bool:
     return True
 
 
+def torch_device() -> str:
+    """``"cuda"`` where PyTorch sees a GPU, else ``"cpu"``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _torch_sync() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def make_torch_model(setting: Setting, jax_params, *, native_bn: bool = True):
     """The same conv4 + head in PyTorch, with ``jax_params`` copied in.
 
@@ -365,7 +379,7 @@ def make_torch_model(setting: Setting, jax_params, *, native_bn: bool = True):
             # NHWC flatten order, as in JAX (the same for a 1x1 last map).
             return self.head(x.permute(0, 2, 3, 1).flatten(1))
 
-    model = TorchConv4().to(getattr(torch, setting.dtype))
+    model = TorchConv4().to(getattr(torch, setting.dtype)).to(torch_device())
     with torch.no_grad():
         for name, param in model.named_parameters():
             param.copy_(torch.from_numpy(np.array(_jax_leaf_for(name, jax_params))))
@@ -390,7 +404,7 @@ def torch_grads_as_jax(grads: dict, jax_params):
     """PyTorch gradients (by parameter name) laid out as the JAX params tree."""
     out = jax.tree.map(lambda x: None, jax_params)
     for name, grad in grads.items():
-        array = grad.detach().numpy()
+        array = grad.detach().cpu().numpy()
         kind, *rest = name.split(".")
         if kind == "head":
             key = "kernel" if rest[0] == "weight" else "bias"
@@ -417,7 +431,8 @@ def make_torch_step(variant: str, setting: Setting, jax_params, tasks: dict):
 
     def to_torch(batch):
         x = torch.from_numpy(np.ascontiguousarray(batch["x"].transpose(0, 1, 4, 2, 3)))
-        return x, torch.from_numpy(batch["y"].astype(np.int64))
+        y = torch.from_numpy(batch["y"].astype(np.int64))
+        return x.to(torch_device()), y.to(torch_device())
 
     sx, sy = to_torch(tasks["support"])  # [T, n, 1, H, W], [T, n]
     qx, qy = to_torch(tasks["query"])
@@ -449,6 +464,7 @@ def make_torch_step(variant: str, setting: Setting, jax_params, tasks: dict):
             params = {k: v.detach() for k, v in model.named_parameters()}
             grads, loss = meta_grad(params)
             apply_grads(grads)
+            _torch_sync()
             return loss.detach(), grads
 
         return step
@@ -475,6 +491,7 @@ def make_torch_step(variant: str, setting: Setting, jax_params, tasks: dict):
             loss_sum += query_loss.item()
         grads = {k: v.grad.detach().clone() for k, v in model.named_parameters()}
         opt.step()
+        _torch_sync()
         return loss_sum, grads
 
     return step
@@ -660,10 +677,14 @@ def _torch_info() -> dict[str, Any]:
         return {}
     import torch
 
-    return {
+    info = {
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "torch_device": torch_device(),
     }
+    if torch.cuda.is_available():
+        info["torch_device_name"] = torch.cuda.get_device_name()
+    return info
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -695,7 +716,13 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
         raise ValueError(f"--variants: {unknown} not among {VARIANTS}")
-    if "jax_vmap" in variants and setting.conv_impl == "lax" and not args.quick:
+    on_cpu = jax.default_backend() == "cpu"
+    if (
+        "jax_vmap" in variants
+        and setting.conv_impl == "lax"
+        and on_cpu
+        and not args.quick
+    ):
         if args.variants == parser.get_default("variants"):
             print(
                 "skipping jax_vmap with --conv-impl lax: vmapped per-task kernels "

@@ -310,6 +310,25 @@ class SinusoidTest(parameterized.TestCase):
         # Support and query inputs are independent draws.
         self.assertFalse(np.allclose(tasks["support"]["x"], tasks["query"]["x"][:, :5]))
 
+    def test_frequency_range(self):
+        tasks = jax.device_get(
+            sample_sinusoid_tasks(
+                jax.random.key(1), num_tasks=500, shot=3, query=4, frequency=(0.8, 1.2)
+            )
+        )
+        omega = np.asarray(tasks["frequency"])
+        self.assertTrue(0.8 <= omega.min() and omega.max() <= 1.2)
+        self.assertGreater(omega.std(), 0.1)
+        amp, phase = tasks["amplitude"], tasks["phase"]
+        x = np.float64(tasks["query"]["x"])
+        want = amp[:, None, None] * np.sin(
+            omega[:, None, None] * x - phase[:, None, None]
+        )
+        np.testing.assert_allclose(tasks["query"]["y"], want, rtol=1e-4, atol=1e-4)
+        # The default is the MAML paper's family: frequency 1.
+        default = sample_sinusoid_tasks(jax.random.key(1), num_tasks=4, shot=1, query=1)
+        np.testing.assert_array_equal(default["frequency"], np.ones(4, np.float32))
+
     def test_determinism(self):
         sample = jax.jit(
             functools.partial(sample_sinusoid_tasks, num_tasks=3, shot=4, query=2)
@@ -329,6 +348,10 @@ class SinusoidTest(parameterized.TestCase):
             sample_sinusoid_tasks(jax.random.key(0), num_tasks=2, shot=0, query=1)
         with self.assertRaisesRegex(ValueError, "query"):
             sample_sinusoid_tasks(jax.random.key(0), num_tasks=2, shot=1, query=-1)
+        with self.assertRaisesRegex(ValueError, "frequency"):
+            sample_sinusoid_tasks(
+                jax.random.key(0), num_tasks=2, shot=1, query=1, frequency=(2.0, 1.0)
+            )
 
 
 # --- rotation-augmented classes ----------------------------------------------
