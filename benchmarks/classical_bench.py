@@ -414,23 +414,21 @@ def bench_gmm_seeds(
     x64 = x.astype(np.float64)
     for covariance_type in covariance_types:
         start = time.perf_counter()
-        ours = [
-            float(
-                np.mean(
-                    classical.gmm_score_samples(
-                        classical.gmm(
-                            x,
-                            10,
-                            jax.random.key(seed),
-                            covariance_type=covariance_type,
-                            num_restarts=num_restarts,
-                        ),
-                        x,
-                    )
-                )
+        ours = []
+        for seed in range(num_seeds):
+            fit = classical.gmm(
+                x,
+                10,
+                jax.random.key(seed),
+                covariance_type=covariance_type,
+                num_restarts=num_restarts,
             )
-            for seed in range(num_seeds)
-        ]
+            ours.append(float(np.mean(classical.gmm_score_samples(fit, x))))
+            print(
+                f"    jax seed {seed}: {ours[-1]:.4f} "
+                f"({time.perf_counter() - start:.0f} s so far)",
+                flush=True,
+            )
         jax_s = time.perf_counter() - start
         start = time.perf_counter()
 
@@ -445,7 +443,7 @@ def bench_gmm_seeds(
 
         all_seeds = [*range(num_seeds), *(1000 + s for s in range(num_seeds))]
         if jobs > 1:
-            scores = joblib.Parallel(n_jobs=jobs)(
+            scores = joblib.Parallel(n_jobs=jobs, verbose=10)(
                 joblib.delayed(sk)(seed) for seed in all_seeds
             )
         else:

@@ -1,20 +1,32 @@
-"""Sinusoid regression (the MAML paper's family): MAML vs Meta-SGD after adaptation.
+"""Sinusoid regression: MAML vs Meta-SGD after one adaptation step.
 
-For K = 5, 10 and 20 shots, meta-trains the MAML paper's regressor (MLP
-1-40-40-1, ReLU) with second-order MAML (inner lr 0.01) and with Meta-SGD
-(per-parameter inner rates, initialised uniformly in [0.005, 0.1] as in the
-Meta-SGD paper), one inner step each, Adam (lr 1e-3) on batches of 25 tasks
-whose support and query sets have K points each. Then both adapt with one
-step to the same test tasks (K support points, 100 query points) and the
-post-adaptation query MSE is reported as a mean over tasks with a 95%
-confidence interval (1.96 standard errors).
+The tasks are the MAML paper's family: ``y = A sin(x - b)`` with A in
+[0.1, 5], b in [0, pi], x in [-5, 5]. Meta-training follows the sinusoid
+settings of the MAML paper's reference code (github.com/cbfinn/maml,
+``main.py`` and ``maml.py``):
 
-Reference (Meta-SGD paper, Table 1, sinusoid, one step, 95% CI over tasks):
+* regressor MLP 1-40-40-1 ReLU, weights truncated-normal (std 0.01, cut at
+  2 std), biases 0;
+* one inner SGD step; MAML's inner rate is 0.01 (the paper's); Meta-SGD's
+  per-parameter rates all start at one value drawn uniformly from
+  [0.005, 0.1] (the Meta-SGD paper's range);
+* second-order meta-gradient, Adam (lr 1e-3), 70,000 iterations on batches
+  of 25 tasks, each with K support and K query points;
+* meta-test: 10,000 tasks, K support points at random inputs and 100 query
+  inputs evenly spaced on [-5, 5]; the post-adaptation query MSE is the mean
+  over tasks with a 95% confidence interval (1.96 standard errors). Every
+  method and seed is scored on the same test tasks.
+
+Every option can be changed from the command line (``--help``).
+
+Reference (Meta-SGD paper, Table 1, one step, 95% CI):
 MAML 0.686 +- 0.070 / 0.435 +- 0.039 / 0.228 +- 0.024 and Meta-SGD
 0.482 +- 0.061 / 0.258 +- 0.026 / 0.127 +- 0.017 for 5 / 10 / 20 shots.
 
-Run (records to benchmarks/results/few_shot.jsonl):
-  nice -n 10 python -m benchmarks.sinusoid_bench
+Run (records to benchmarks/results/few_shot.jsonl; about 75 s per method,
+shot count and seed on one CPU core, so two processes split the shots):
+  python -m benchmarks.sinusoid_bench --seeds 0,1,2,3,4 --shots 5,20
+  python -m benchmarks.sinusoid_bench --seeds 0,1,2,3,4 --shots 10
 
 Quick check without recording:
   python -m benchmarks.sinusoid_bench --steps 2000 --test-tasks 200 --no-record
@@ -23,6 +35,7 @@ Quick check without recording:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import math
 import sys
@@ -35,14 +48,13 @@ import optax
 
 from benchmarks.record import append_record
 from jaxssl.meta import maml_adapt, maml_loss, sample_sinusoid_tasks
+from jaxssl.meta.episodes import sinusoid
 from jaxssl.models import MLP
 
 WIDTHS = (40, 40, 1)
-META_BATCH = 25
 INNER_LR = 0.01
 META_LR = 1e-3
 META_SGD_LR_RANGE = (0.005, 0.1)
-TEST_QUERY = 100
 CHUNK = 500  # meta-steps per jitted call
 
 PAPER = {  # Meta-SGD paper, Table 1: (mean, 95% half-width)
@@ -53,6 +65,24 @@ PAPER = {  # Meta-SGD paper, Table 1: (mean, 95% half-width)
     ("meta_sgd", 10): (0.258, 0.026),
     ("meta_sgd", 20): (0.127, 0.017),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """Everything that defines a run besides the method, shot count and seed."""
+
+    steps: int = 70_000
+    meta_batch: int = 25
+    train_query: int = 0  # 0: as many as the support points (K)
+    frequency: tuple[float, float] = (1.0, 1.0)
+    init: str = (
+        "maml_code"  # "maml_code": truncated normal std 0.01, zero biases; "flax"
+    )
+    alpha_init: str = "scalar"  # "scalar": one draw for all entries; "per_entry"
+    test_tasks: int = 10_000
+    test_query: int = 100
+    test_grid: bool = True  # evenly spaced query inputs (else uniform draws)
+
 
 _MODEL = MLP(WIDTHS, activation="relu")
 
@@ -69,24 +99,49 @@ def _meta_objective(method, meta_params, tasks):
     return maml_loss(mse_loss, meta_params["params"], tasks, meta_params["inner_lr"], 1)
 
 
-def init_meta_params(method: str, rng: jax.Array) -> dict:
+def init_meta_params(method: str, rng: jax.Array, protocol: Protocol) -> dict:
     """Regressor parameters, plus Meta-SGD's per-parameter rates."""
     rng_init, rng_lr = jax.random.split(rng)
     params = _MODEL.init(rng_init, jnp.zeros((1, 1)))["params"]
+    if protocol.init == "maml_code":
+        leaves, treedef = jax.tree.flatten(params)
+        keys = jax.random.split(rng_init, len(leaves))
+        params = jax.tree.unflatten(
+            treedef,
+            [
+                0.01 * jax.random.truncated_normal(key, -2.0, 2.0, leaf.shape)
+                if leaf.ndim == 2
+                else jnp.zeros_like(leaf)
+                for key, leaf in zip(keys, leaves, strict=True)
+            ],
+        )
+    elif protocol.init != "flax":
+        raise ValueError(f"init must be 'maml_code' or 'flax', got {protocol.init!r}")
     if method == "maml":
         return {"params": params}
-    leaves, treedef = jax.tree.flatten(params)
-    keys = jax.random.split(rng_lr, len(leaves))
     low, high = META_SGD_LR_RANGE
-    rates = [
-        jax.random.uniform(key, leaf.shape, minval=low, maxval=high)
-        for key, leaf in zip(keys, leaves, strict=True)
-    ]
-    return {"params": params, "inner_lr": jax.tree.unflatten(treedef, rates)}
+    if protocol.alpha_init == "scalar":
+        value = jax.random.uniform(rng_lr, (), minval=low, maxval=high)
+        rates = jax.tree.map(lambda leaf: jnp.full_like(leaf, value), params)
+    elif protocol.alpha_init == "per_entry":
+        leaves, treedef = jax.tree.flatten(params)
+        keys = jax.random.split(rng_lr, len(leaves))
+        rates = jax.tree.unflatten(
+            treedef,
+            [
+                jax.random.uniform(key, leaf.shape, minval=low, maxval=high)
+                for key, leaf in zip(keys, leaves, strict=True)
+            ],
+        )
+    else:
+        raise ValueError(
+            f"alpha_init must be 'scalar' or 'per_entry', got {protocol.alpha_init!r}"
+        )
+    return {"params": params, "inner_lr": rates}
 
 
 def make_train_chunk(
-    method: str, shot: int, tx: optax.GradientTransformation, meta_batch: int
+    method: str, shot: int, tx: optax.GradientTransformation, protocol: Protocol
 ):
     """A jitted function running ``CHUNK`` meta-steps as one ``lax.scan``."""
 
@@ -94,7 +149,11 @@ def make_train_chunk(
         meta_params, opt_state, rng, step_index = carry
         rng_tasks = jax.random.fold_in(rng, step_index)
         tasks = sample_sinusoid_tasks(
-            rng_tasks, num_tasks=meta_batch, shot=shot, query=shot
+            rng_tasks,
+            num_tasks=protocol.meta_batch,
+            shot=shot,
+            query=protocol.train_query or shot,
+            frequency=protocol.frequency,
         )
         loss, grads = jax.value_and_grad(functools.partial(_meta_objective, method))(
             meta_params, tasks
@@ -113,6 +172,30 @@ def make_train_chunk(
     return chunk
 
 
+def test_tasks(shot: int, protocol: Protocol) -> dict:
+    """The meta-test tasks; the same for every method and seed of a shot count."""
+    tasks = sample_sinusoid_tasks(
+        jax.random.key(10_000 + shot),
+        num_tasks=protocol.test_tasks,
+        shot=shot,
+        query=protocol.test_query,
+        frequency=protocol.frequency,
+    )
+    if protocol.test_grid:
+        x = jnp.broadcast_to(
+            jnp.linspace(-5.0, 5.0, protocol.test_query)[None, :, None],
+            tasks["query"]["x"].shape,
+        )
+        y = sinusoid(
+            x,
+            tasks["amplitude"][:, None, None],
+            tasks["phase"][:, None, None],
+            tasks["frequency"][:, None, None],
+        )
+        tasks["query"] = {"x": x, "y": y}
+    return tasks
+
+
 @functools.partial(jax.jit, static_argnames=("method",))
 def test_mse(method: str, meta_params: dict, tasks: dict) -> jax.Array:
     """Per-task query MSE after one adaptation step: [T]."""
@@ -125,23 +208,15 @@ def test_mse(method: str, meta_params: dict, tasks: dict) -> jax.Array:
     return jax.vmap(one)(tasks["support"], tasks["query"])
 
 
-def bench(
-    method: str,
-    shot: int,
-    *,
-    steps: int,
-    test_tasks: int,
-    seed: int,
-    meta_batch: int = META_BATCH,
-) -> dict:
+def bench(method: str, shot: int, *, seed: int, protocol: Protocol) -> dict:
     """Meta-train one method for one shot count and evaluate it."""
     rng_init, rng_train = jax.random.split(jax.random.key(seed))
-    meta_params = init_meta_params(method, rng_init)
+    meta_params = init_meta_params(method, rng_init, protocol)
     tx = optax.adam(META_LR)
     opt_state = tx.init(meta_params)
-    chunk = make_train_chunk(method, shot, tx, meta_batch)
+    chunk = make_train_chunk(method, shot, tx, protocol)
     start = time.perf_counter()
-    num_chunks = max(1, math.ceil(steps / CHUNK))
+    num_chunks = max(1, math.ceil(protocol.steps / CHUNK))
     for i in range(num_chunks):
         meta_params, opt_state, loss = chunk(
             meta_params, opt_state, rng_train, jnp.int32(i * CHUNK)
@@ -150,11 +225,9 @@ def bench(
     train_s = time.perf_counter() - start
     if not math.isfinite(loss):
         raise FloatingPointError(f"{method} {shot}-shot: meta-loss {loss}")
-    # Same test tasks for both methods: the key depends on the shot count only.
-    tasks = sample_sinusoid_tasks(
-        jax.random.key(10_000 + shot), num_tasks=test_tasks, shot=shot, query=TEST_QUERY
+    errors = np.asarray(
+        test_mse(method, meta_params, test_tasks(shot, protocol)), np.float64
     )
-    errors = np.asarray(test_mse(method, meta_params, tasks), np.float64)
     mean = float(errors.mean())
     ci95 = float(1.96 * errors.std(ddof=1) / math.sqrt(errors.shape[0]))
     return dict(
@@ -172,9 +245,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--methods", default="maml,meta_sgd")
     parser.add_argument("--shots", default="5,10,20")
-    parser.add_argument("--steps", type=int, default=20_000, help="meta-steps")
-    parser.add_argument("--test-tasks", type=int, default=2000)
-    parser.add_argument("--meta-batch", type=int, default=META_BATCH, help="tasks")
+    default = Protocol()
+    parser.add_argument("--steps", type=int, default=default.steps, help="meta-steps")
+    parser.add_argument("--meta-batch", type=int, default=default.meta_batch)
+    parser.add_argument(
+        "--train-query",
+        type=int,
+        default=default.train_query,
+        help="query points per meta-training task (0: K, as in the MAML code)",
+    )
+    parser.add_argument(
+        "--frequency",
+        default=",".join(str(f) for f in default.frequency),
+        help="low,high of the tasks' frequency (1,1: the MAML paper's family)",
+    )
+    parser.add_argument("--init", default=default.init, choices=("maml_code", "flax"))
+    parser.add_argument(
+        "--alpha-init", default=default.alpha_init, choices=("scalar", "per_entry")
+    )
+    parser.add_argument("--test-tasks", type=int, default=default.test_tasks)
+    parser.add_argument("--test-query", type=int, default=default.test_query)
+    parser.add_argument(
+        "--test-random-x",
+        action="store_true",
+        help="uniform random query inputs at meta-test (default: an even grid)",
+    )
     parser.add_argument(
         "--seeds",
         default="0",
@@ -183,22 +278,24 @@ def main() -> None:
     )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
+    low, high = (float(f) for f in args.frequency.split(","))
+    protocol = Protocol(
+        steps=args.steps,
+        meta_batch=args.meta_batch,
+        train_query=args.train_query,
+        frequency=(low, high),
+        init=args.init,
+        alpha_init=args.alpha_init,
+        test_tasks=args.test_tasks,
+        test_query=args.test_query,
+        test_grid=not args.test_random_x,
+    )
     seeds = [int(s) for s in args.seeds.split(",")]
     for shot in (int(s) for s in args.shots.split(",")):
         for method in args.methods.split(","):
             if (method, shot) not in PAPER:
                 raise ValueError(f"unknown method {method!r} or shot {shot}")
-            runs = [
-                bench(
-                    method,
-                    shot,
-                    steps=args.steps,
-                    test_tasks=args.test_tasks,
-                    seed=s,
-                    meta_batch=args.meta_batch,
-                )
-                for s in seeds
-            ]
+            runs = [bench(method, shot, seed=s, protocol=protocol) for s in seeds]
             per_seed = [r["mse"] for r in runs]
             mse = float(np.mean(per_seed))
             # Every seed is scored on the same test tasks; the interval is the
@@ -227,7 +324,8 @@ def main() -> None:
                 dataset="sinusoid",
                 setting=(
                     f"{shot}-shot regression, 1 inner step, MLP 1-40-40-1 ReLU, "
-                    f"{args.test_tasks} test tasks x {TEST_QUERY} query points"
+                    f"w in [{low}, {high}], {protocol.test_tasks} test tasks x "
+                    f"{protocol.test_query} query points"
                     + (f", mean of {len(seeds)} seeds" if len(seeds) > 1 else "")
                 ),
                 metric="post_adaptation_mse",
@@ -239,12 +337,11 @@ def main() -> None:
                 wall_s=round(train_s, 1),
                 seeds=seeds,
                 config=dict(
-                    meta_batch=args.meta_batch,
+                    **dataclasses.asdict(protocol),
                     inner_lr=INNER_LR if method == "maml" else META_SGD_LR_RANGE,
                     meta_lr=META_LR,
                     optimizer="adam",
                     second_order=True,
-                    train_query=shot,
                 ),
                 command=" ".join(
                     ["python -m benchmarks.sinusoid_bench", *sys.argv[1:]]
