@@ -48,6 +48,7 @@ from typing import NamedTuple
 import jax
 import joblib
 import numpy as np
+from scipy import stats
 from sklearn import metrics
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
@@ -484,11 +485,19 @@ def bench_gmm_seeds(
             sklearn_control_seed_mean_rel_diff=self_rel,
             jax_avg_loglik_std_over_seeds=float(np.std(ours, ddof=1)),
             sklearn_avg_loglik_std_over_seeds=float(np.std(theirs, ddof=1)),
+            # Do the two libraries' seed distributions differ? (two-sided)
+            welch_t_p_value_vs_sklearn=float(
+                stats.ttest_ind(ours, theirs, equal_var=False).pvalue
+            ),
+            mann_whitney_p_value_vs_sklearn=float(
+                stats.mannwhitneyu(ours, theirs, alternative="two-sided").pvalue
+            ),
         )
         print(
             f"  gmm {features} {covariance_type}: mean over {num_seeds} seeds "
             f"jax {np.mean(ours):.4f} sklearn {ref:.4f} (rel {rel:+.4f}; sklearn "
-            f"control {self_rel:+.4f})",
+            f"control {self_rel:+.4f}; Welch p "
+            f"{figures['welch_t_p_value_vs_sklearn']:.2f})",
             flush=True,
         )
         for metric, value in figures.items():
