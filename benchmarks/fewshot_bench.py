@@ -160,14 +160,14 @@ def protonet_episode(params, episode, way):
     )
 
 
-def protonet_score_fn(params, way):
-    """Query accuracy of one uint8 episode (for :func:`evaluate_episodes`)."""
+def protonet_score(episode, params):
+    """Query accuracy of one uint8 ``TEST_WAY`` episode.
 
-    def score(episode):
-        episode = _float_episodes(episode)
-        return protonet_episode(params, episode, way)[1]
-
-    return score
+    For :func:`evaluate_episodes` with ``score_args=(params,)``: one
+    compilation serves every checkpoint.
+    """
+    episode = _float_episodes(episode)
+    return protonet_episode(params, episode, TEST_WAY)[1]
 
 
 def make_protonet_chunk(data, tx, *, way, shot, query, num_tasks):
@@ -245,11 +245,15 @@ def _maml_loss_fn(net):
     return loss_fn
 
 
-def maml_score_fn(net, params, *, inner_lr, num_steps):
-    """Query accuracy after adapting to one uint8 episode's support set."""
+def maml_score_fn(net, *, inner_lr, num_steps):
+    """``score(episode, params)``: query accuracy after adapting to the support.
+
+    Build it once per setting and pass the parameters through
+    ``evaluate_episodes(..., score_args=(params,))``.
+    """
     loss_fn = _maml_loss_fn(net)
 
-    def score(episode):
+    def score(episode, params):
         episode = _float_episodes(episode)
         adapted = maml_adapt(
             loss_fn, params, episode["support"], inner_lr, num_steps, True
@@ -411,13 +415,14 @@ def main() -> None:
     )
     example = jnp.zeros((2, 28, 28, 1))
 
-    def evaluate(score_fn, shot, episodes=args.episodes, data=novel):
+    def evaluate(score_fn, shot, episodes=args.episodes, data=novel, params=None):
         # The same key for every method: all are scored on the same episodes.
         chunk = 50 if episodes % 50 == 0 else episodes
         mean, ci95, _ = evaluate_episodes(
             jax.random.key(1000 + shot),
             data,
             score_fn,
+            score_args=() if params is None else (params,),
             way=TEST_WAY,
             shot=shot,
             query=TEST_QUERY,
@@ -471,7 +476,7 @@ def main() -> None:
         params = _CONV4.init(rng_init, example)["params"]
         for shot in SHOTS:
             start = time.perf_counter()
-            mean, ci95 = evaluate(protonet_score_fn(params, TEST_WAY), shot)
+            mean, ci95 = evaluate(protonet_score, shot, params=params)
             record(
                 "random_conv4",
                 shot,
@@ -495,9 +500,7 @@ def main() -> None:
         )
 
         def proto_val(p):
-            return evaluate(
-                protonet_score_fn(p, TEST_WAY), 5, VAL_EPISODES, data=base_val
-            )
+            return evaluate(protonet_score, 5, VAL_EPISODES, data=base_val, params=p)
 
         params, info = train_with_validation(
             "protonet",
@@ -527,7 +530,7 @@ def main() -> None:
         )
         for shot in SHOTS:
             start = time.perf_counter()
-            mean, ci95 = evaluate(protonet_score_fn(params, TEST_WAY), shot)
+            mean, ci95 = evaluate(protonet_score, shot, params=params)
             record(
                 "protonet",
                 shot,
@@ -561,14 +564,12 @@ def main() -> None:
                 first_order=not args.maml_second_order,
             )
 
-            def maml_val(p, shot=shot):
-                score = maml_score_fn(
-                    net,
-                    p,
-                    inner_lr=args.maml_inner_lr,
-                    num_steps=args.maml_test_steps,
-                )
-                return evaluate(score, shot, VAL_EPISODES, data=base_val)
+            maml_score = maml_score_fn(
+                net, inner_lr=args.maml_inner_lr, num_steps=args.maml_test_steps
+            )
+
+            def maml_val(p, shot=shot, score=maml_score):
+                return evaluate(score, shot, VAL_EPISODES, data=base_val, params=p)
 
             params, info = train_with_validation(
                 f"maml {shot}-shot",
@@ -581,13 +582,7 @@ def main() -> None:
                 time_budget_s=args.budget_s,
             )
             start = time.perf_counter()
-            score = maml_score_fn(
-                net,
-                params,
-                inner_lr=args.maml_inner_lr,
-                num_steps=args.maml_test_steps,
-            )
-            mean, ci95 = evaluate(score, shot)
+            mean, ci95 = evaluate(maml_score, shot, params=params)
             record(
                 "maml" if args.maml_second_order else "maml_first_order",
                 shot,

@@ -140,3 +140,53 @@ class EvaluateEpisodesTest(parameterized.TestCase):
                 query=1,
                 num_episodes=601,
             )
+        with self.assertRaisesRegex(ValueError, "score_args"):
+            evaluate_episodes(
+                jax.random.key(0),
+                episode_data,
+                _accuracy_5way,
+                score_args=[1.0],
+                way=5,
+                shot=1,
+                query=1,
+                num_episodes=10,
+                chunk=5,
+            )
+
+
+def _projected_accuracy(episode, weights):
+    """Nearest centroid on a linear projection of the flattened pixels."""
+
+    def embed(x):
+        return x.reshape(x.shape[0], -1) @ weights
+
+    return nearest_centroid_accuracy(episode, way=5, embed_fn=embed)
+
+
+class ScoreArgsTest(parameterized.TestCase):
+    def test_traced_arguments_match_closures_and_compile_once(self):
+        digits = data.load_dataset("digits")
+        novel = class_split_data(digits, split_classes(10, num_base=5))["novel"]
+        kwargs = dict(way=5, shot=1, query=5, num_episodes=40, chunk=20)
+        rs = np.random.default_rng(0)
+        weights = [np.float32(rs.normal(size=(64, d))) for d in (8, 8, 8)]
+        weights[2] = np.zeros((64, 8), np.float32)  # every class ties: 1/5
+        from jaxssl.meta import evaluate as evaluate_module
+
+        jitted = evaluate_module._score_episodes
+        before = jitted._cache_size()
+        means = []
+        for w in weights:
+            mean, _, scores = evaluate_episodes(
+                jax.random.key(3), novel, _projected_accuracy, score_args=(w,), **kwargs
+            )
+            closure = functools.partial(_projected_accuracy, weights=w)
+            ref_mean, _, ref_scores = evaluate_episodes(
+                jax.random.key(3), novel, closure, **kwargs
+            )
+            np.testing.assert_allclose(scores, ref_scores, atol=1e-6)
+            means.append(mean)
+        # One compilation for the score_args calls, one per closure.
+        self.assertEqual(jitted._cache_size() - before, 1 + len(weights))
+        self.assertNotAlmostEqual(means[0], means[1], places=3)
+        self.assertAlmostEqual(means[2], 0.2, places=6)

@@ -9,6 +9,16 @@ sampled and scored inside one jitted function, in vmapped chunks.
 >>> mean, ci95, _ = evaluate_episodes(
 ...     jax.random.key(0), data["novel"], accuracy, way=5, shot=1, query=15
 ... )  # doctest: +SKIP
+
+A scorer that depends on trained parameters takes them through
+``score_args``, so that one compilation serves every checkpoint:
+
+>>> def protonet_accuracy(episode, params):
+...     embed = lambda x: model.apply({"params": params}, x)
+...     return nearest_centroid_accuracy(episode, way=5, embed_fn=embed)
+>>> for params in checkpoints:  # compiled once
+...     evaluate_episodes(key, novel, protonet_accuracy, score_args=(params,),
+...                       way=5, shot=1, query=15)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -88,14 +98,16 @@ def nearest_centroid_accuracy(
     jax.jit,
     static_argnames=("score_fn", "num_episodes", "chunk", "way", "shot", "query"),
 )
-def _score_episodes(rng, data, *, score_fn, num_episodes, chunk, way, shot, query):
+def _score_episodes(
+    rng, data, score_args, *, score_fn, num_episodes, chunk, way, shot, query
+):
     keys = jax.random.split(rng, num_episodes // chunk)
 
     def score_chunk(key):
         episodes = sample_episodes(
             key, data, num_tasks=chunk, way=way, shot=shot, query=query
         )
-        return jax.vmap(score_fn)(episodes)
+        return jax.vmap(lambda episode: score_fn(episode, *score_args))(episodes)
 
     return jax.lax.map(score_chunk, keys).reshape(num_episodes)
 
@@ -110,25 +122,37 @@ def evaluate_episodes(
     query: int,
     num_episodes: int = 600,
     chunk: int = 50,
+    score_args: tuple[Any, ...] = (),
 ) -> tuple[float, float, np.ndarray]:
     """Score ``num_episodes`` random episodes; mean and 95% interval.
 
     Args:
       rng: a typed key; the same key gives the same episodes.
       data: the novel (or validation) classes, :class:`EpisodeData`.
-      score_fn: ``score_fn(episode) -> scalar`` (e.g. query accuracy after
-        adaptation), pure and vmappable; pass the same function object to
-        reuse the compilation.
+      score_fn: ``score_fn(episode, *score_args) -> scalar`` (e.g. query
+        accuracy after adaptation), pure and vmappable. It is a static
+        argument of the jitted scorer: pass the same function object to
+        reuse the compilation (a new closure per call recompiles, with what
+        it captures baked in as constants).
       way, shot, query: the episode shape.
       num_episodes: episodes to score (600 is the usual minimum).
       chunk: episodes vmapped at once; must divide ``num_episodes``.
+      score_args: a tuple of pytrees (e.g. ``(params,)``) passed to every
+        ``score_fn`` call after the episode; traced, not constants, so new
+        values of the same shapes do not recompile.
 
     Returns:
       ``(mean, ci95, scores)`` with ``scores`` the float64 NumPy [num_episodes].
 
     Raises:
-      ValueError: if ``chunk`` does not divide ``num_episodes``.
+      ValueError: if ``chunk`` does not divide ``num_episodes``, or
+        ``score_args`` is not a tuple.
     """
+    if not isinstance(score_args, tuple):
+        raise ValueError(
+            "score_args must be a tuple of the extra arguments of score_fn, "
+            f"got {type(score_args).__name__}; wrap one argument as (params,)"
+        )
     if num_episodes < 2 or chunk < 1 or num_episodes % chunk:
         raise ValueError(
             f"num_episodes={num_episodes} must be >= 2 and a multiple of chunk={chunk}"
@@ -136,6 +160,7 @@ def evaluate_episodes(
     scores = _score_episodes(
         rng,
         data,
+        score_args,
         score_fn=score_fn,
         num_episodes=num_episodes,
         chunk=chunk,
