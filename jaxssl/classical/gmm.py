@@ -259,7 +259,14 @@ def gmm(
       num_iters: maximum EM iterations per restart.
       tol: convergence threshold on the change of the mean log-likelihood.
       reg_covar: added to every variance (the diagonal of full covariances)
-        so that they stay positive definite.
+        so that they stay positive definite. For quantised data it is also
+        the variance floor below which the density means nothing: about
+        ``step**2 / 12`` (1.3e-6 for pixels in [0, 1] with 256 levels, near
+        the 1e-6 default; 1/12 for integer pixels such as digits' 0..16).
+        Far below that, pixels that are constant within a component add
+        ``-0.5 * log(2 * pi * reg_covar)`` nats each, dominate the
+        log-likelihood and make it depend strongly on the initialisation
+        (measured in ``benchmarks/classical_bench.py``).
       num_restarts: independent initialisations.
       init: ``"kmeans"`` (scikit-learn's default) or ``"random"``.
 
