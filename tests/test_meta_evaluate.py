@@ -23,6 +23,7 @@ from jaxssl.meta import (
     sample_episodes,
     split_classes,
 )
+from jaxssl.meta import evaluate as evaluate_module
 
 _accuracy_5way = functools.partial(nearest_centroid_accuracy, way=5)
 
@@ -169,10 +170,8 @@ class ScoreArgsTest(parameterized.TestCase):
         novel = class_split_data(digits, split_classes(10, num_base=5))["novel"]
         kwargs = dict(way=5, shot=1, query=5, num_episodes=40, chunk=20)
         rs = np.random.default_rng(0)
-        weights = [np.float32(rs.normal(size=(64, d))) for d in (8, 8, 8)]
-        weights[2] = np.zeros((64, 8), np.float32)  # every class ties: 1/5
-        from jaxssl.meta import evaluate as evaluate_module
-
+        weights = [np.float32(rs.normal(size=(64, 8))) for _ in range(2)]
+        weights.append(np.zeros((64, 8), np.float32))  # every class ties: 1/5
         jitted = evaluate_module._score_episodes
         before = jitted._cache_size()
         means = []
