@@ -74,7 +74,7 @@ from jaxssl.meta.episodes import (
     sample_sinusoid_tasks,
     split_classes,
 )
-from jaxssl.meta.evaluate import mean_confidence_interval
+from jaxssl.meta.evaluate import evaluate_episodes
 from jaxssl.meta.fewshot_methods import FewShotMethod, build_fewshot_method
 from jaxssl.train import (
     MetricsLog,
@@ -533,19 +533,19 @@ def train_chunk(
 # Evaluation
 
 
-@functools.partial(jax.jit, static_argnames=("exp", "num_episodes", "shot"))
-def _episode_scores(params, rng, data, *, exp, num_episodes, shot):
-    ep = exp.config.episodes
-    chunk = ep.eval_chunk
+@dataclasses.dataclass(frozen=True)
+class _MethodScore:
+    """``score(episode, params)``: the method's score, for ``evaluate_episodes``.
 
-    def score_chunk(key):
-        tasks = exp.sample_fn(
-            key, data, num_tasks=chunk, way=exp.way, shot=shot, query=ep.test_query
-        )
-        return jax.vmap(lambda task: exp.method.score(params, task))(tasks)
+    A static argument of the jitted scorer that hashes by the experiment (by
+    its config), so every checkpoint, and every experiment of one config,
+    shares one compilation.
+    """
 
-    keys = jax.random.split(rng, num_episodes // chunk)
-    return jax.lax.map(score_chunk, keys).reshape(num_episodes)
+    exp: EpisodicExperiment
+
+    def __call__(self, episode: Any, params: Any) -> jax.Array:
+        return self.exp.method.score(params, episode)
 
 
 def evaluate_params(
@@ -559,13 +559,24 @@ def evaluate_params(
 ) -> tuple[float, float]:
     """Mean score (accuracy or MSE) over episodes and its 95% interval.
 
-    ``params`` is an argument of the jitted scorer, not a constant, so one
-    compilation serves every validation.
+    Scored by :func:`jaxssl.meta.evaluate_episodes` with the experiment's
+    sampler; ``params`` is a traced ``score_args`` entry, not a constant, so
+    one compilation serves every validation.
     """
-    scores = _episode_scores(
-        params, rng, data, exp=exp, num_episodes=num_episodes, shot=shot
+    ep = exp.config.episodes
+    mean, ci95, _ = evaluate_episodes(
+        rng,
+        data,
+        _MethodScore(exp),
+        score_args=(params,),
+        sample_fn=exp.sample_fn,
+        way=exp.way,
+        shot=shot,
+        query=ep.test_query,
+        num_episodes=num_episodes,
+        chunk=ep.eval_chunk,
     )
-    return mean_confidence_interval(np.asarray(scores, np.float64))
+    return mean, ci95
 
 
 def validate(exp: EpisodicExperiment, params: Any) -> tuple[float, float]:

@@ -5,6 +5,7 @@ Runs are tiny (a few steps, 4 test episodes of 2-shot 3-query on a 4-channel
 conv4): they check wiring and the workdir contract, not accuracy.
 """
 
+import functools
 import json
 import os
 import re
@@ -15,6 +16,13 @@ import numpy as np
 import pytest
 
 from jaxssl import cli, episodic
+from jaxssl.data import to_float
+from jaxssl.meta import evaluate as evaluate_module
+from jaxssl.meta import (
+    evaluate_episodes,
+    mean_confidence_interval,
+    sample_sinusoid_tasks,
+)
 from jaxssl.meta.fewshot_methods import FEWSHOT_METHODS
 from tests.helpers import load_config
 from tests.omniglot_fixture import (
@@ -254,11 +262,76 @@ def test_scorer_compiles_once_for_all_validations(tmp_path):
     config = _tiny("protonet_digits")
     exp = episodic.build_experiment(config)
     state = episodic.init_state(exp, jax.random.key(0))
+    # The runner scores through evaluate_episodes' jitted scorer.
+    scorer = evaluate_module._score_episodes
+    scorer.clear_cache()
     episodic.validate(exp, state.params)
-    before = episodic._episode_scores._cache_size()
+    assert scorer._cache_size() == 1
     params = jax.tree.map(lambda x: x + 1.0, state.params)
     episodic.validate(exp, params)
-    assert episodic._episode_scores._cache_size() == before
+    # Another experiment of the same config shares the compilation too.
+    episodic.validate(episodic.build_experiment(_tiny("protonet_digits")), params)
+    assert scorer._cache_size() == 1
+
+
+def _float_images(episode):
+    parts = ("support", "query")
+    return {
+        **episode,
+        **{p: {**episode[p], "x": to_float(episode[p]["x"])} for p in parts},
+    }
+
+
+def test_runner_scores_are_evaluate_episodes_scores():
+    # The runner's float-image sampler vs evaluate_episodes' default uint8
+    # sampler with the scaling done in the scorer: the same episodes, scores.
+    exp = episodic.build_experiment(_tiny("protonet_digits"))
+    params = episodic.init_state(exp, jax.random.key(0)).params
+    shot = exp.test_shots[0]
+    got = episodic.run_test_episodes(exp, params)
+
+    def score(episode, params):
+        return exp.method.score(params, _float_images(episode))
+
+    mean, ci95, scores = evaluate_episodes(
+        jax.random.key(episodic.TEST_KEY_OFFSET + shot),
+        exp.data.novel,
+        score,
+        score_args=(params,),
+        way=exp.way,
+        shot=shot,
+        query=exp.config.episodes.test_query,
+        num_episodes=exp.config.episodes.test_episodes,
+        chunk=exp.config.episodes.eval_chunk,
+    )
+    assert got == {
+        "test_3way_2shot_accuracy": mean,
+        "test_3way_2shot_accuracy_ci95": ci95,
+    }
+    assert len(set(scores.tolist())) > 1  # not a degenerate constant
+
+
+def test_runner_sinusoid_scores_match_per_chunk_reference():
+    # Each of the num_episodes // chunk keys split from the test key samples
+    # one chunk of tasks (the runner's episodes since before evaluate_episodes
+    # served it).
+    exp = episodic.build_experiment(_tiny("maml_sinusoid", total_steps=2))
+    params = episodic.init_state(exp, jax.random.key(0)).params
+    ep = exp.config.episodes
+    rng = jax.random.key(7)
+    mean, ci95 = episodic.evaluate_params(
+        exp, params, None, rng, shot=2, num_episodes=ep.test_episodes
+    )
+    score = jax.jit(jax.vmap(lambda task: exp.method.score(params, task)))
+    sample = functools.partial(
+        sample_sinusoid_tasks, num_tasks=ep.eval_chunk, shot=2, query=ep.test_query
+    )
+    chunks = [
+        score(sample(key))
+        for key in jax.random.split(rng, ep.test_episodes // ep.eval_chunk)
+    ]
+    ref_mean, ref_ci95 = mean_confidence_interval(np.concatenate(chunks))
+    np.testing.assert_allclose([mean, ci95], [ref_mean, ref_ci95], rtol=1e-5)
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from absl.testing import parameterized
 from scipy import stats
 
 from jaxssl import data
+from jaxssl.data import to_float
 from jaxssl.meta import (
     class_split_data,
     evaluate_episodes,
@@ -164,13 +165,18 @@ def _projected_accuracy(episode, weights):
     return nearest_centroid_accuracy(episode, way=5, embed_fn=embed)
 
 
+def _digits_novel_and_projections(seed):
+    """Digits' novel classes and two random [64, 8] projections."""
+    digits = data.load_dataset("digits")
+    novel = class_split_data(digits, split_classes(10, num_base=5))["novel"]
+    rs = np.random.default_rng(seed)
+    return novel, [np.float32(rs.normal(size=(64, 8))) for _ in range(2)]
+
+
 class ScoreArgsTest(parameterized.TestCase):
     def test_traced_arguments_match_closures_and_compile_once(self):
-        digits = data.load_dataset("digits")
-        novel = class_split_data(digits, split_classes(10, num_base=5))["novel"]
+        novel, weights = _digits_novel_and_projections(0)
         kwargs = dict(way=5, shot=1, query=5, num_episodes=40, chunk=20)
-        rs = np.random.default_rng(0)
-        weights = [np.float32(rs.normal(size=(64, 8))) for _ in range(2)]
         weights.append(np.zeros((64, 8), np.float32))  # every class ties: 1/5
         jitted = evaluate_module._score_episodes
         before = jitted._cache_size()
@@ -189,3 +195,37 @@ class ScoreArgsTest(parameterized.TestCase):
         self.assertEqual(jitted._cache_size() - before, 1 + len(weights))
         self.assertNotAlmostEqual(means[0], means[1], places=3)
         self.assertAlmostEqual(means[2], 0.2, places=6)
+
+
+def _float_sampler(rng, data, **shape):
+    """sample_episodes with images scaled to [0, 1] (as the episodic runner's)."""
+    episodes = sample_episodes(rng, data, **shape)
+    for part in ("support", "query"):
+        episodes[part] = {**episodes[part], "x": to_float(episodes[part]["x"])}
+    return episodes
+
+
+class SampleFnTest(parameterized.TestCase):
+    def test_sampler_with_score_args_matches_default_and_compiles_once(self):
+        novel, weights = _digits_novel_and_projections(1)
+        # Shapes no other test compiles: the cache count below is this test's.
+        kwargs = dict(way=5, shot=2, query=4, num_episodes=30, chunk=10)
+        jitted = evaluate_module._score_episodes
+        before = jitted._cache_size()
+        for w in weights:
+            # The default sampler's uint8 episodes are scaled by the scorer.
+            got, ref = (
+                evaluate_episodes(
+                    jax.random.key(4),
+                    novel,
+                    _projected_accuracy,
+                    score_args=(w,),
+                    sample_fn=sample_fn,
+                    **kwargs,
+                )
+                for sample_fn in (_float_sampler, sample_episodes)
+            )
+            np.testing.assert_allclose(got[2], ref[2], atol=1e-6)
+            self.assertEqual(got[:2], mean_confidence_interval(got[2]))
+        # One compilation per sampler, whatever the weights.
+        self.assertEqual(jitted._cache_size() - before, 2)

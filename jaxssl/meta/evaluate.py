@@ -96,15 +96,23 @@ def nearest_centroid_accuracy(
 
 @functools.partial(
     jax.jit,
-    static_argnames=("score_fn", "num_episodes", "chunk", "way", "shot", "query"),
+    static_argnames=(
+        "score_fn",
+        "sample_fn",
+        "num_episodes",
+        "chunk",
+        "way",
+        "shot",
+        "query",
+    ),
 )
 def _score_episodes(
-    rng, data, score_args, *, score_fn, num_episodes, chunk, way, shot, query
+    rng, data, score_args, *, score_fn, sample_fn, num_episodes, chunk, way, shot, query
 ):
     keys = jax.random.split(rng, num_episodes // chunk)
 
     def score_chunk(key):
-        episodes = sample_episodes(
+        episodes = sample_fn(
             key, data, num_tasks=chunk, way=way, shot=shot, query=query
         )
         return jax.vmap(lambda episode: score_fn(episode, *score_args))(episodes)
@@ -114,8 +122,8 @@ def _score_episodes(
 
 def evaluate_episodes(
     rng: jax.Array,
-    data: EpisodeData,
-    score_fn: Callable[[Episode], jax.Array],
+    data: EpisodeData | None,
+    score_fn: Callable[..., jax.Array],
     *,
     way: int,
     shot: int,
@@ -123,12 +131,14 @@ def evaluate_episodes(
     num_episodes: int = 600,
     chunk: int = 50,
     score_args: tuple[Any, ...] = (),
+    sample_fn: Callable[..., Any] = sample_episodes,
 ) -> tuple[float, float, np.ndarray]:
     """Score ``num_episodes`` random episodes; mean and 95% interval.
 
     Args:
       rng: a typed key; the same key gives the same episodes.
-      data: the novel (or validation) classes, :class:`EpisodeData`.
+      data: the novel (or validation) classes, :class:`EpisodeData`; whatever
+        ``sample_fn`` takes (None for sinusoid tasks).
       score_fn: ``score_fn(episode, *score_args) -> scalar`` (e.g. query
         accuracy after adaptation), pure and vmappable. It is a static
         argument of the jitted scorer: pass the same function object to
@@ -140,6 +150,12 @@ def evaluate_episodes(
       score_args: a tuple of pytrees (e.g. ``(params,)``) passed to every
         ``score_fn`` call after the episode; traced, not constants, so new
         values of the same shapes do not recompile.
+      sample_fn: ``sample_fn(rng, data, *, num_tasks, way, shot, query)`` ->
+        a batch of episodes with a leading task axis; default
+        :func:`jaxssl.meta.sample_episodes` (uint8 images). Another sampler
+        (float images, sinusoid tasks: see :mod:`jaxssl.episodic`) scores
+        other episodes through the same jitted function; like ``score_fn``
+        it is static, so pass the same function object.
 
     Returns:
       ``(mean, ci95, scores)`` with ``scores`` the float64 NumPy [num_episodes].
@@ -162,6 +178,7 @@ def evaluate_episodes(
         data,
         score_args,
         score_fn=score_fn,
+        sample_fn=sample_fn,
         num_episodes=num_episodes,
         chunk=chunk,
         way=way,
