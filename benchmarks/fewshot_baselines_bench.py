@@ -83,18 +83,26 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from benchmarks.fewshot_bench import DATASET, SHOTS, TEST_QUERY, TEST_WAY, augment
-from benchmarks.record import append_record
+from benchmarks.fewshot_bench import (
+    DATASET,
+    SHOTS,
+    TEST_QUERY,
+    TEST_WAY,
+    append_few_shot_record,
+    augment,
+    evaluate,
+    float_episodes,
+    joint_prototypical,
+    make_scan_chunk,
+    train_with_validation,
+)
 from jaxssl.data import load_dataset
 from jaxssl.data.pipeline import to_float
-from jaxssl.losses import prototypical_loss
 from jaxssl.meta import (
     baseline_accuracy,
     baseline_score_fn,
-    evaluate_episodes,
     head_logits,
     make_episode_data,
-    mean_confidence_interval,
     nearest_centroid_accuracy,
     sample_episodes,
     split_classes,
@@ -155,34 +163,21 @@ def make_train_chunk(images, labels, tx, *, kind, norm, batch, chunk):
     num = images.shape[0]
     steps_per_epoch = num // batch
 
-    def objective(params, x, y):
+    def objective(params, batch_xy):
+        x, y = batch_xy
         logits = train_logits(params, x, kind, norm)
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-        return loss, jnp.mean(jnp.argmax(logits, -1) == y)
+        return loss, (jnp.mean(jnp.argmax(logits, -1) == y),)
 
-    def step(carry, _):
-        params, opt_state, rng, step_index = carry
+    def batch_fn(rng, step_index):
         rng_order, rng_aug = jax.random.split(rng)
         epoch, position = jnp.divmod(step_index, steps_per_epoch)
         order = jax.random.permutation(jax.random.fold_in(rng_order, epoch), num)
         idx = jax.lax.dynamic_slice(order, (position * batch,), (batch,))
         rng_aug = jax.random.fold_in(rng_aug, step_index)
-        x = augment(rng_aug, to_float(images[idx]))
-        (loss, accuracy), grads = jax.value_and_grad(objective, has_aux=True)(
-            params, x, labels[idx]
-        )
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return (params, opt_state, rng, step_index + 1), (loss, accuracy)
+        return augment(rng_aug, to_float(images[idx])), labels[idx]
 
-    @functools.partial(jax.jit, donate_argnums=(1,))
-    def run(params, opt_state, rng, step_index):
-        carry, (losses, accuracies) = jax.lax.scan(
-            step, (params, opt_state, rng, step_index), length=chunk
-        )
-        return carry[0], carry[1], losses.mean(), accuracies.mean()
-
-    return run
+    return make_scan_chunk(tx, batch_fn, objective, length=chunk)
 
 
 @jax.jit
@@ -203,22 +198,6 @@ def embed(body, images: np.ndarray) -> np.ndarray:
 
 def feature_data(body, images, labels, classes):
     return make_episode_data(embed(body, images), labels, classes)
-
-
-def evaluate(score_fn, data, shot, episodes):
-    # fewshot_bench's keys: every method is scored on the same episodes.
-    chunk = 50 if episodes % 50 == 0 else episodes
-    mean, ci95, _ = evaluate_episodes(
-        jax.random.key(1000 + shot),
-        data,
-        score_fn,
-        way=TEST_WAY,
-        shot=shot,
-        query=TEST_QUERY,
-        num_episodes=episodes,
-        chunk=chunk,
-    )
-    return mean, ci95
 
 
 def sweep_head(data, *, kind, shot, episodes):
@@ -255,50 +234,29 @@ def sweep_head(data, *, kind, shot, episodes):
     return field, {value: float(accuracy(tasks, jnp.float32(value))) for value in grid}
 
 
-@functools.partial(
-    jax.jit, static_argnames=("norm", "kind", "field", "shot", "num", "chunk")
-)
-def episodic_accuracies(body, data, rng, value, *, norm, kind, field, shot, num, chunk):
-    """Per-episode accuracies, each episode's images embedded together.
+@functools.cache
+def transductive_score_fn(norm, kind, field):
+    """``score(episode, body, value)``: each episode's images embedded together.
 
     For the batch-dependent ``norm="transductive"``: support and query images
     go through the frozen body in one call (as the ProtoNet runs do), then a
     head is fitted (``kind="linear"|"cosine"``) or the nearest class mean is
-    used (``kind="centroid"``). ``body`` and ``value`` (the head's ``field``,
-    or None) are traced. With ``rng = key(1000 + shot)``, ``chunk=50`` these
-    are evaluate_episodes' (and fewshot_bench's) episodes.
+    used (``kind="centroid"``). For :func:`evaluate` with ``score_args=(body,
+    value)``: ``body`` and ``value`` (the head's ``field``, or None) are
+    traced, and the cache gives one function object (one compilation) per
+    setting.
     """
-    embed_net = NETS[norm][1]
 
-    def embed_fn(images):
-        return embed_net.apply({"params": body}, images)
+    def score(episode, body, value):
+        def embed_fn(images):
+            return NETS[norm][1].apply({"params": body}, images)
 
-    if kind == "centroid":
-        score = functools.partial(
-            _joint_centroid_accuracy, embed_fn=embed_fn, way=TEST_WAY
-        )
-    else:
+        if kind == "centroid":
+            return joint_prototypical(embed_fn, float_episodes(episode), TEST_WAY)[1]
         fit = {} if field is None else {field: value}
-        score = baseline_score_fn(TEST_WAY, kind=kind, embed_fn=embed_fn, **fit)
+        return baseline_score_fn(TEST_WAY, kind=kind, embed_fn=embed_fn, **fit)(episode)
 
-    def score_chunk(key):
-        episodes = sample_episodes(
-            key, data, num_tasks=chunk, way=TEST_WAY, shot=shot, query=TEST_QUERY
-        )
-        return jax.vmap(score)(episodes)
-
-    keys = jax.random.split(rng, num // chunk)
-    return jax.lax.map(score_chunk, keys).reshape(num)
-
-
-def _joint_centroid_accuracy(episode, *, embed_fn, way):
-    support, query = episode["support"], episode["query"]
-    features = embed_fn(to_float(jnp.concatenate([support["x"], query["x"]])))
-    num_support = support["x"].shape[0]
-    _, accuracy = prototypical_loss(
-        features[:num_support], support["y"], features[num_support:], query["y"], way
-    )
-    return accuracy
+    return score
 
 
 def check_same_episodes(body, image_data, feature_data_, shot):
@@ -389,7 +347,6 @@ def main() -> None:
             init_scale=args.init_scale,
         )
         tx = optax.adam(args.lr)
-        opt_state = tx.init(params)
         chunk = math.gcd(args.val_every, args.steps)
         run = make_train_chunk(
             train_images,
@@ -404,19 +361,9 @@ def main() -> None:
 
         def episodic(body, data, shot, num, value=None, field=None, kind=kind):
             # The transductive path: episodes embedded one by one.
-            scores = episodic_accuracies(
-                body,
-                data,
-                jax.random.key(1000 + shot),
-                jnp.float32(0.0 if value is None else value),
-                norm=args.norm,
-                kind=kind,
-                field=field,
-                shot=shot,
-                num=num,
-                chunk=50 if num % 50 == 0 else num,
-            )
-            return mean_confidence_interval(np.asarray(scores, np.float64))
+            value = jnp.float32(0.0 if value is None else value)
+            score_fn = transductive_score_fn(args.norm, kind, field)
+            return evaluate(score_fn, data, shot, num, score_args=(body, value))
 
         def validate(body, score_fn=val_score, shot=5):
             if transductive:
@@ -426,33 +373,35 @@ def main() -> None:
             )
             return evaluate(score_fn, data, shot, args.val_episodes)
 
-        start = time.perf_counter()
-        best, history, done = (-1.0, 0, params), [], 0
-        while done < args.steps:
-            params, opt_state, loss, accuracy = run(
-                params, opt_state, rng_train, jnp.int32(done)
-            )
-            done += chunk
-            loss = float(loss)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"{method}: loss {loss} at step {done}")
-            if done % args.val_every and done < args.steps:
-                continue
-            val_acc, val_ci = validate(params["body"])
-            elapsed = time.perf_counter() - start
-            history.append((done, round(loss, 4), round(val_acc, 4)))
+        def progress(name, done, loss, extra, val_acc, val_ci, elapsed):
             print(
-                f"  {method} step {done} (epoch {done * epoch_per_step:.2f}): "
-                f"loss {loss:.4f} train acc {float(accuracy):.3f} "
+                f"  {name} step {done} (epoch {done * epoch_per_step:.2f}): "
+                f"loss {loss:.4f} train acc {float(extra[0]):.3f} "
                 f"val 5-shot {val_acc:.4f} +- {val_ci:.4f} ({elapsed:.0f} s)",
                 flush=True,
             )
-            if val_acc > best[0]:
-                best = (val_acc, done, jax.tree.map(jnp.copy, params))
-            if elapsed > args.budget_s:
-                break
+
+        start = time.perf_counter()
+        params, info = train_with_validation(
+            method,
+            run,
+            params,
+            tx,
+            steps=args.steps,
+            val_fn=lambda params: validate(params["body"]),
+            rng=rng_train,
+            time_budget_s=args.budget_s,
+            chunk_steps=chunk,
+            val_every=args.val_every,
+            progress_fn=progress,
+        )
         train_s = time.perf_counter() - start
-        best_val, best_step, params = best
+        best_val, best_step, done = (
+            info["best_val_acc"],
+            info["best_step"],
+            info["steps"],
+        )
+        history = info["history"]
         body = params["body"]
         learned_scale = (
             float(jnp.exp(params["head"]["log_scale"])) if kind == "cosine" else None
@@ -567,7 +516,7 @@ def main() -> None:
                     chosen_from=sweep.get(f"{shot}-shot", "defaults"),
                 ),
                 best_step=best_step,
-                best_val_acc=round(best_val, 4),
+                best_val_acc=best_val,
                 train_s=round(train_s, 1),
                 # [mean, ci95]; None where not measured (strict JSON: no NaN).
                 nearest_centroid_same_features=(
@@ -576,24 +525,19 @@ def main() -> None:
                     else [round(centroid, 4), round(centroid_ci, 4)]
                 ),
             )
-            append_record(
-                "few_shot",
-                method=method,
-                dataset="fashion_mnist_class_split",
-                setting=(
-                    f"{TEST_WAY}-way {shot}-shot {TEST_QUERY}-query, base classes "
-                    f"0-4, novel classes 5-9, {args.episodes} test episodes; conv4 "
-                    f"({norm_text}) pretrained {done} steps "
-                    f"({done * epoch_per_step:.1f} epochs of base-class images, "
-                    f"{train_s:.0f} s CPU) with a {head} head, kept step "
-                    f"{best_step}; new {head} head fitted on each episode's "
-                    "frozen support features"
-                ),
-                metric="accuracy",
-                value=round(mean, 4),
-                ci95=round(ci95, 4),
-                wall_s=round(wall_s, 1),
-                seeds=[args.seed],
+            append_few_shot_record(
+                method,
+                shot,
+                mean,
+                ci95,
+                wall_s,
+                f"conv4 ({norm_text}) pretrained {done} steps "
+                f"({done * epoch_per_step:.1f} epochs of base-class images, "
+                f"{train_s:.0f} s CPU) with a {head} head, kept step "
+                f"{best_step}; new {head} head fitted on each episode's "
+                "frozen support features",
+                episodes=args.episodes,
+                seed=args.seed,
                 command=command,
                 steps=done,
                 epochs=round(done * epoch_per_step, 2),

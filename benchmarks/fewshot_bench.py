@@ -66,6 +66,7 @@ import optax
 from benchmarks.record import append_record
 from jaxssl.data import load_dataset
 from jaxssl.data.pipeline import to_float
+from jaxssl.episodic import TEST_KEY_OFFSET
 from jaxssl.losses import prototypical_loss
 from jaxssl.meta import (
     evaluate_episodes,
@@ -121,7 +122,7 @@ def _augment_episode(rng, episode):
     }
 
 
-def _float_episodes(episodes):
+def float_episodes(episodes):
     return {
         key: {"x": to_float(episodes[key]["x"]), "y": episodes[key]["y"]}
         for key in ("support", "query")
@@ -145,12 +146,16 @@ def rotated_classes(images, labels, classes):
 # ----------------------------------------------------------------- ProtoNets
 
 
-def protonet_episode(params, episode, way):
-    """``(loss, accuracy)`` of one episode; support and query embedded together."""
+def joint_prototypical(embed_fn, episode, way):
+    """``(loss, accuracy)`` of one float episode; support and query embedded together.
+
+    ``embed_fn`` sees the episode's support and query images in one call, so
+    a batch-dependent embedding (transductive batch norm) normalises them
+    together.
+    """
     support, query = episode["support"], episode["query"]
     num_support = support["x"].shape[0]
-    images = jnp.concatenate([support["x"], query["x"]])
-    embeddings = _CONV4.apply({"params": params}, images)
+    embeddings = embed_fn(jnp.concatenate([support["x"], query["x"]]))
     return prototypical_loss(
         embeddings[:num_support],
         support["y"],
@@ -160,14 +165,71 @@ def protonet_episode(params, episode, way):
     )
 
 
+def protonet_episode(params, episode, way):
+    """``(loss, accuracy)`` of one episode; support and query embedded together."""
+    return joint_prototypical(
+        lambda images: _CONV4.apply({"params": params}, images), episode, way
+    )
+
+
 def protonet_score(episode, params):
     """Query accuracy of one uint8 ``TEST_WAY`` episode.
 
     For :func:`evaluate_episodes` with ``score_args=(params,)``: one
     compilation serves every checkpoint.
     """
-    episode = _float_episodes(episode)
+    episode = float_episodes(episode)
     return protonet_episode(params, episode, TEST_WAY)[1]
+
+
+def make_scan_chunk(tx, batch_fn, objective, *, length=CHUNK):
+    """Jitted ``length`` optimizer steps as one ``lax.scan``.
+
+    Args:
+      tx: the Optax optimizer.
+      batch_fn: ``batch_fn(rng, step_index) -> batch``, sampled on the device.
+      objective: ``objective(params, batch) -> (loss, aux)``, ``aux`` a tuple
+        of scalars (e.g. ``(accuracy,)``, or ``()``).
+      length: steps per call.
+
+    Returns:
+      ``chunk(params, opt_state, rng, step_index) -> (params, opt_state,
+      mean loss, *mean aux)``; ``opt_state`` is donated.
+    """
+
+    def step(carry, _):
+        params, opt_state, rng, step_index = carry
+        batch = batch_fn(rng, step_index)
+        (loss, aux), grads = jax.value_and_grad(objective, has_aux=True)(params, batch)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return (params, opt_state, rng, step_index + 1), (loss, aux)
+
+    @functools.partial(jax.jit, donate_argnums=(1,))
+    def chunk(params, opt_state, rng, step_index):
+        carry, (losses, aux) = jax.lax.scan(
+            step, (params, opt_state, rng, step_index), length=length
+        )
+        return (carry[0], carry[1], losses.mean(), *(a.mean() for a in aux))
+
+    return chunk
+
+
+def augmented_episodes_fn(data, *, way, shot, query, num_tasks):
+    """``batch_fn(rng, step_index)``: float episodes, flipped and shifted."""
+
+    def batch_fn(rng, step_index):
+        rng_step = jax.random.fold_in(rng, step_index)
+        rng_tasks, rng_aug = jax.random.split(rng_step)
+        episodes = sample_episodes(
+            rng_tasks, data, num_tasks=num_tasks, way=way, shot=shot, query=query
+        )
+        episodes = float_episodes(episodes)
+        return jax.vmap(_augment_episode)(
+            jax.random.split(rng_aug, num_tasks), episodes
+        )
+
+    return batch_fn
 
 
 def make_protonet_chunk(data, tx, *, way, shot, query, num_tasks):
@@ -177,34 +239,12 @@ def make_protonet_chunk(data, tx, *, way, shot, query, num_tasks):
         losses, accuracies = jax.vmap(lambda e: protonet_episode(params, e, way))(
             episodes
         )
-        return losses.mean(), accuracies.mean()
+        return losses.mean(), (accuracies.mean(),)
 
-    def step(carry, _):
-        params, opt_state, rng, step_index = carry
-        rng_step = jax.random.fold_in(rng, step_index)
-        rng_tasks, rng_aug = jax.random.split(rng_step)
-        episodes = sample_episodes(
-            rng_tasks, data, num_tasks=num_tasks, way=way, shot=shot, query=query
-        )
-        episodes = _float_episodes(episodes)
-        episodes = jax.vmap(_augment_episode)(
-            jax.random.split(rng_aug, num_tasks), episodes
-        )
-        (loss, accuracy), grads = jax.value_and_grad(objective, has_aux=True)(
-            params, episodes
-        )
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return (params, opt_state, rng, step_index + 1), (loss, accuracy)
-
-    @functools.partial(jax.jit, donate_argnums=(1,))
-    def chunk(params, opt_state, rng, step_index):
-        carry, (losses, accuracies) = jax.lax.scan(
-            step, (params, opt_state, rng, step_index), length=CHUNK
-        )
-        return carry[0], carry[1], losses.mean(), accuracies.mean()
-
-    return chunk
+    batch_fn = augmented_episodes_fn(
+        data, way=way, shot=shot, query=query, num_tasks=num_tasks
+    )
+    return make_scan_chunk(tx, batch_fn, objective)
 
 
 # ---------------------------------------------------------------------- MAML
@@ -254,7 +294,7 @@ def maml_score_fn(net, *, inner_lr, num_steps):
     loss_fn = _maml_loss_fn(net)
 
     def score(episode, params):
-        episode = _float_episodes(episode)
+        episode = float_episodes(episode)
         adapted = maml_adapt(
             loss_fn, params, episode["support"], inner_lr, num_steps, True
         )
@@ -270,45 +310,67 @@ def make_maml_chunk(
     """Jitted ``CHUNK`` MAML meta-steps (first-order unless told otherwise)."""
     loss_fn = _maml_loss_fn(net)
 
-    def step(carry, _):
-        params, opt_state, rng, step_index = carry
-        rng_step = jax.random.fold_in(rng, step_index)
-        rng_tasks, rng_aug = jax.random.split(rng_step)
-        episodes = sample_episodes(
-            rng_tasks, data, num_tasks=num_tasks, way=net.way, shot=shot, query=query
-        )
-        episodes = _float_episodes(episodes)
-        tasks = jax.vmap(_augment_episode)(
-            jax.random.split(rng_aug, num_tasks), episodes
-        )
-        loss, grads = jax.value_and_grad(
-            lambda p: maml_loss(loss_fn, p, tasks, inner_lr, num_steps, first_order)
-        )(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return (params, opt_state, rng, step_index + 1), loss
+    def objective(params, tasks):
+        return maml_loss(loss_fn, params, tasks, inner_lr, num_steps, first_order), ()
 
-    @functools.partial(jax.jit, donate_argnums=(1,))
-    def chunk(params, opt_state, rng, step_index):
-        carry, losses = jax.lax.scan(
-            step, (params, opt_state, rng, step_index), length=CHUNK
-        )
-        return carry[0], carry[1], losses.mean()
-
-    return chunk
+    batch_fn = augmented_episodes_fn(
+        data, way=net.way, shot=shot, query=query, num_tasks=num_tasks
+    )
+    return make_scan_chunk(tx, batch_fn, objective)
 
 
 # ------------------------------------------------------------------ training
 
 
+def _print_progress(name, done, loss, extra, val_acc, val_ci, elapsed):
+    del extra
+    print(
+        f"  {name} step {done}: loss {loss:.4f} val acc {val_acc:.4f} +- "
+        f"{val_ci:.4f} ({elapsed:.0f} s)",
+        flush=True,
+    )
+
+
 def train_with_validation(
-    name, chunk, params, tx, *, steps, val_fn, rng, time_budget_s
+    name,
+    chunk,
+    params,
+    tx,
+    *,
+    steps,
+    val_fn,
+    rng,
+    time_budget_s,
+    chunk_steps=CHUNK,
+    val_every=None,
+    progress_fn=_print_progress,
 ):
     """Run ``chunk`` until ``steps`` or the time budget; keep the best on val.
 
-    Returns ``(best_params, info)`` with the step and validation accuracy of
-    the kept parameters, the steps run and the training wall time.
+    Args:
+      name: the run's name in messages.
+      chunk: ``chunk(params, opt_state, rng, step_index) -> (params,
+        opt_state, loss, *extra)``, ``chunk_steps`` steps per call.
+      params: initial parameters; ``tx`` the optimizer.
+      steps: steps to run (whole chunks: the last may overshoot).
+      val_fn: ``val_fn(params) -> (accuracy, ci95)``.
+      rng: the training key passed to every chunk.
+      time_budget_s: stop after the first validation past this many seconds.
+      chunk_steps: steps per ``chunk`` call.
+      val_every: validate when the step count is a multiple of it, and at
+        the end; None: after every chunk.
+      progress_fn: ``progress_fn(name, step, loss, extra, val_acc, val_ci,
+        elapsed_s)``, called after each validation.
+
+    Returns:
+      ``(best_params, info)`` with the step and validation accuracy of the
+      kept parameters, the steps run, the training wall time and the
+      ``(step, loss, val_acc)`` history.
+
+    Raises:
+      FloatingPointError: the training loss became non-finite.
     """
+    val_every = val_every or chunk_steps
     opt_state = tx.init(params)
     best = (-1.0, 0, params)
     history = []
@@ -316,18 +378,16 @@ def train_with_validation(
     done = 0
     while done < steps:
         params, opt_state, loss, *extra = chunk(params, opt_state, rng, jnp.int32(done))
-        done += CHUNK
+        done += chunk_steps
         loss = float(loss)
         if not math.isfinite(loss):
             raise FloatingPointError(f"{name}: training loss {loss} at step {done}")
+        if done % val_every and done < steps:
+            continue
         val_acc, val_ci = val_fn(params)
         history.append((done, round(loss, 4), round(val_acc, 4)))
         elapsed = time.perf_counter() - start
-        print(
-            f"  {name} step {done}: loss {loss:.4f} val acc {val_acc:.4f} +- "
-            f"{val_ci:.4f} ({elapsed:.0f} s)",
-            flush=True,
-        )
+        progress_fn(name, done, loss, extra, val_acc, val_ci, elapsed)
         if val_acc > best[0]:
             best = (val_acc, done, jax.tree.map(jnp.copy, params))
         if elapsed > time_budget_s:
@@ -341,6 +401,53 @@ def train_with_validation(
         history=history,
     )
     return best[2], info
+
+
+def evaluate(score_fn, data, shot, episodes, *, score_args=()):
+    """``(mean, ci95)`` over ``episodes`` ``TEST_WAY``-way ``shot``-shot episodes.
+
+    The keys ``jax.random.key(1000 + shot)`` (the episodic runner's test
+    keys) for every method: all are scored on the same episodes.
+    """
+    mean, ci95, _ = evaluate_episodes(
+        jax.random.key(TEST_KEY_OFFSET + shot),
+        data,
+        score_fn,
+        score_args=score_args,
+        way=TEST_WAY,
+        shot=shot,
+        query=TEST_QUERY,
+        num_episodes=episodes,
+        chunk=50 if episodes % 50 == 0 else episodes,
+    )
+    return mean, ci95
+
+
+def append_few_shot_record(
+    method, shot, mean, ci95, wall_s, setting, *, episodes, seed, command, **extra
+):
+    """Append one test result of this class split to ``few_shot.jsonl``.
+
+    ``setting`` follows the protocol's own description (way, shot, queries,
+    classes, test episodes); ``extra`` fields (steps, config, history, ...)
+    come after the common ones.
+    """
+    append_record(
+        "few_shot",
+        method=method,
+        dataset="fashion_mnist_class_split",
+        setting=(
+            f"{TEST_WAY}-way {shot}-shot {TEST_QUERY}-query, base classes 0-4, "
+            f"novel classes 5-9, {episodes} test episodes; {setting}"
+        ),
+        metric="accuracy",
+        value=round(mean, 4),
+        ci95=round(ci95, 4),
+        wall_s=round(wall_s, 1),
+        seeds=[seed],
+        command=command,
+        **extra,
+    )
 
 
 def main() -> None:
@@ -415,21 +522,9 @@ def main() -> None:
     )
     example = jnp.zeros((2, 28, 28, 1))
 
-    def evaluate(score_fn, shot, episodes=args.episodes, data=novel, params=None):
-        # The same key for every method: all are scored on the same episodes.
-        chunk = 50 if episodes % 50 == 0 else episodes
-        mean, ci95, _ = evaluate_episodes(
-            jax.random.key(1000 + shot),
-            data,
-            score_fn,
-            score_args=() if params is None else (params,),
-            way=TEST_WAY,
-            shot=shot,
-            query=TEST_QUERY,
-            num_episodes=episodes,
-            chunk=chunk,
-        )
-        return mean, ci95
+    def evaluate_novel(score_fn, shot, params=None):
+        score_args = () if params is None else (params,)
+        return evaluate(score_fn, novel, shot, args.episodes, score_args=score_args)
 
     def record(method, shot, mean, ci95, wall_s, setting, **extra):
         print(
@@ -438,19 +533,15 @@ def main() -> None:
         )
         if args.no_record:
             return
-        append_record(
-            "few_shot",
-            method=method,
-            dataset="fashion_mnist_class_split",
-            setting=(
-                f"{TEST_WAY}-way {shot}-shot {TEST_QUERY}-query, base classes 0-4, "
-                f"novel classes 5-9, {args.episodes} test episodes; {setting}"
-            ),
-            metric="accuracy",
-            value=round(mean, 4),
-            ci95=round(ci95, 4),
-            wall_s=round(wall_s, 1),
-            seeds=[args.seed],
+        append_few_shot_record(
+            method,
+            shot,
+            mean,
+            ci95,
+            wall_s,
+            setting,
+            episodes=args.episodes,
+            seed=args.seed,
             command=command,
             **extra,
         )
@@ -459,7 +550,7 @@ def main() -> None:
         for shot in SHOTS:
             start = time.perf_counter()
             score = functools.partial(nearest_centroid_accuracy, way=TEST_WAY)
-            mean, ci95 = evaluate(score, shot)
+            mean, ci95 = evaluate_novel(score, shot)
             record(
                 "nearest_centroid_pixels",
                 shot,
@@ -476,7 +567,7 @@ def main() -> None:
         params = _CONV4.init(rng_init, example)["params"]
         for shot in SHOTS:
             start = time.perf_counter()
-            mean, ci95 = evaluate(protonet_score, shot, params=params)
+            mean, ci95 = evaluate_novel(protonet_score, shot, params=params)
             record(
                 "random_conv4",
                 shot,
@@ -500,7 +591,7 @@ def main() -> None:
         )
 
         def proto_val(p):
-            return evaluate(protonet_score, 5, VAL_EPISODES, data=base_val, params=p)
+            return evaluate(protonet_score, base_val, 5, VAL_EPISODES, score_args=(p,))
 
         params, info = train_with_validation(
             "protonet",
@@ -530,7 +621,7 @@ def main() -> None:
         )
         for shot in SHOTS:
             start = time.perf_counter()
-            mean, ci95 = evaluate(protonet_score, shot, params=params)
+            mean, ci95 = evaluate_novel(protonet_score, shot, params=params)
             record(
                 "protonet",
                 shot,
@@ -569,7 +660,7 @@ def main() -> None:
             )
 
             def maml_val(p, shot=shot, score=maml_score):
-                return evaluate(score, shot, VAL_EPISODES, data=base_val, params=p)
+                return evaluate(score, base_val, shot, VAL_EPISODES, score_args=(p,))
 
             params, info = train_with_validation(
                 f"maml {shot}-shot",
@@ -582,7 +673,7 @@ def main() -> None:
                 time_budget_s=args.budget_s,
             )
             start = time.perf_counter()
-            mean, ci95 = evaluate(maml_score, shot, params=params)
+            mean, ci95 = evaluate_novel(maml_score, shot, params=params)
             record(
                 "maml" if args.maml_second_order else "maml_first_order",
                 shot,
