@@ -520,7 +520,9 @@ def bench_gmm_seeds(
             jax_s = time.perf_counter() - start
             done = {}
             for result in pending:
-                result.wait(max(0.0, deadline - time.perf_counter()))
+                # No limit: wait(None) blocks (an infinite timeout overflows).
+                left = deadline - time.perf_counter()
+                result.wait(None if math.isinf(left) else max(0.0, left))
                 if result.ready():
                     seed, score, fit_s = result.get()
                     done[seed] = score
