@@ -450,6 +450,21 @@ def _sklearn_gmm_score(seed, covariance_type, num_restarts, reg_covar):
     return seed, score, time.perf_counter() - start
 
 
+PER_SEED_MAX = 100  # more seeds than this: quantiles in the record instead
+
+
+def _per_seed(name: str, values: list[float]) -> dict:
+    """The record's per-seed values, or their quantiles for many seeds."""
+    if len(values) <= PER_SEED_MAX:
+        return {f"{name}_avg_loglik_per_seed": [round(v, 5) for v in values]}
+    qs = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+    return {
+        f"{name}_avg_loglik_quantiles": {
+            str(q): round(float(np.quantile(values, q)), 5) for q in qs
+        }
+    }
+
+
 def bench_gmm_seeds(
     dataset,
     features,
@@ -572,9 +587,9 @@ def bench_gmm_seeds(
                 n=len(x),
                 jax_dtype=np.dtype(DTYPE).name,
                 sklearn_dtype="float64",
-                jax_avg_loglik_per_seed=[round(v, 5) for v in ours],
-                sklearn_avg_loglik_per_seed=[round(v, 5) for v in theirs],
-                sklearn_control_avg_loglik_per_seed=[round(v, 5) for v in control],
+                **_per_seed("jax", ours),
+                **_per_seed("sklearn", theirs),
+                **_per_seed("sklearn_control", control),
                 jax_wall_s=round(jax_s, 1),
                 sklearn_wall_s_with_control=round(sk_s, 1),
                 sklearn_jobs=jobs,
@@ -585,6 +600,18 @@ def bench_gmm_seeds(
             jax_avg_loglik_mean_over_seeds=float(np.mean(ours)),
             sklearn_avg_loglik_mean_over_seeds=ref,
             seed_mean_rel_diff_vs_sklearn=rel,
+            # Half-width of its 95% interval (normal approximation; the
+            # seed-to-seed spread over the square roots of the seed counts).
+            seed_mean_rel_diff_ci95=(
+                1.96
+                * math.sqrt(
+                    np.var(ours, ddof=1) / len(ours)
+                    + np.var(theirs, ddof=1) / len(theirs)
+                )
+                / abs(ref)
+                if min(len(ours), len(theirs)) > 1
+                else math.nan
+            ),
             sklearn_control_seed_mean_rel_diff=self_rel,
             jax_avg_loglik_std_over_seeds=float(np.std(ours, ddof=1)),
             sklearn_avg_loglik_std_over_seeds=float(np.std(theirs, ddof=1)),
