@@ -300,6 +300,20 @@ def _initial_params(x, labels, k, covariance_type, reg=1e-6):
     return weights, means, np.array(covs)
 
 
+def _sklearn_avg_loglik(
+    x64, covariance_type, seed, num_restarts=1, reg_covar=REG_COVAR
+) -> float:
+    """scikit-learn's 10-component fit on ``x64``, scored on it (nats/point)."""
+    model = GaussianMixture(
+        10,
+        covariance_type=covariance_type,
+        n_init=num_restarts,
+        random_state=seed,
+        reg_covar=reg_covar,
+    )
+    return float(model.fit(x64).score(x64))
+
+
 def bench_gmm(dataset, features, x, covariance_types, num_restarts=3):
     """GMM against scikit-learn, three ways.
 
@@ -352,16 +366,7 @@ def bench_gmm(dataset, features, x, covariance_types, num_restarts=3):
         )
         ref, sk_t = timed(repeats, sk_gmm.fit, x64)
         ref_ll = ref.score(x64)
-        other_ll = (
-            GaussianMixture(
-                10,
-                covariance_type=covariance_type,
-                n_init=num_restarts,
-                random_state=1,
-            )
-            .fit(x64)
-            .score(x64)
-        )
+        other_ll = _sklearn_avg_loglik(x64, covariance_type, 1, num_restarts)
         shared, shared_ref = [], []
         iters_diff = []
         for labels in inits:
@@ -412,10 +417,7 @@ def bench_gmm_spread(dataset, features, x, covariance_types, num_seeds=8):
             for seed in range(num_seeds)
         ]
         theirs = [
-            GaussianMixture(10, covariance_type=covariance_type, random_state=seed)
-            .fit(x64)
-            .score(x64)
-            for seed in range(num_seeds)
+            _sklearn_avg_loglik(x64, covariance_type, seed) for seed in range(num_seeds)
         ]
         base = dict(
             method="gmm",
@@ -451,14 +453,9 @@ def _set_sklearn_data(x64: np.ndarray) -> None:
 def _sklearn_gmm_score(seed, covariance_type, num_restarts, reg_covar):
     """One scikit-learn fit in a worker process: ``(seed, avg loglik, wall s)``."""
     start = time.perf_counter()
-    model = GaussianMixture(
-        10,
-        covariance_type=covariance_type,
-        n_init=num_restarts,
-        random_state=seed,
-        reg_covar=reg_covar,
+    score = _sklearn_avg_loglik(
+        _SK_DATA, covariance_type, seed, num_restarts, reg_covar
     )
-    score = float(model.fit(_SK_DATA).score(_SK_DATA))
     return seed, score, time.perf_counter() - start
 
 
