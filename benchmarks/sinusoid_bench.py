@@ -30,8 +30,12 @@ default), 0.398 / 0.222 / 0.122 with every rate drawn on its own
 interval with either start, and its 5-shot error too with per-entry rates:
 this implementation's Meta-SGD is better than the paper's, not worse.
 
-Run (records to benchmarks/results/few_shot.jsonl; about 75 s per method,
-shot count and seed on one CPU core, so two processes split the shots):
+The seeds of a run train side by side in one jitted ``vmap`` (each on its own
+tasks; per-seed results equal one-seed-at-a-time runs), so many seeds cost
+little more than one on a GPU and about linearly on a CPU.
+
+Run (records to benchmarks/results/few_shot.jsonl; two processes split the
+shots on a 2-core CPU):
   python -m benchmarks.sinusoid_bench --seeds 0,1,2,3,4 --shots 5,20
   python -m benchmarks.sinusoid_bench --seeds 0,1,2,3,4 --shots 10
 
@@ -150,13 +154,15 @@ def init_meta_params(method: str, rng: jax.Array, protocol: Protocol) -> dict:
 def make_train_chunk(
     method: str, shot: int, tx: optax.GradientTransformation, protocol: Protocol
 ):
-    """A jitted function running ``CHUNK`` meta-steps as one ``lax.scan``."""
+    """A jitted function running ``CHUNK`` meta-steps as one ``lax.scan``.
 
-    def step(carry, _):
-        meta_params, opt_state, rng, step_index = carry
-        rng_tasks = jax.random.fold_in(rng, step_index)
+    Every argument but ``step_index`` carries a leading seed axis: the seeds
+    train side by side (``jax.vmap``), each on its own tasks.
+    """
+
+    def seed_step(meta_params, opt_state, rng, step_index):
         tasks = sample_sinusoid_tasks(
-            rng_tasks,
+            jax.random.fold_in(rng, step_index),
             num_tasks=protocol.meta_batch,
             shot=shot,
             query=protocol.train_query or shot,
@@ -166,7 +172,13 @@ def make_train_chunk(
             meta_params, tasks
         )
         updates, opt_state = tx.update(grads, opt_state, meta_params)
-        meta_params = optax.apply_updates(meta_params, updates)
+        return optax.apply_updates(meta_params, updates), opt_state, loss
+
+    def step(carry, _):
+        meta_params, opt_state, rng, step_index = carry
+        meta_params, opt_state, loss = jax.vmap(seed_step, (0, 0, 0, None))(
+            meta_params, opt_state, rng, step_index
+        )
         return (meta_params, opt_state, rng, step_index + 1), loss
 
     @functools.partial(jax.jit, donate_argnums=(0, 1))
@@ -174,7 +186,7 @@ def make_train_chunk(
         carry, losses = jax.lax.scan(
             step, (meta_params, opt_state, rng, step_index), length=CHUNK
         )
-        return carry[0], carry[1], losses.mean()
+        return carry[0], carry[1], losses.mean(axis=0)
 
     return chunk
 
@@ -215,12 +227,23 @@ def test_mse(method: str, meta_params: dict, tasks: dict) -> jax.Array:
     return jax.vmap(one)(tasks["support"], tasks["query"])
 
 
-def bench(method: str, shot: int, *, seed: int, protocol: Protocol) -> dict:
-    """Meta-train one method for one shot count and evaluate it."""
+def _seed_keys(seed: jax.Array) -> tuple[jax.Array, jax.Array]:
     rng_init, rng_train = jax.random.split(jax.random.key(seed))
-    meta_params = init_meta_params(method, rng_init, protocol)
+    return rng_init, rng_train
+
+
+def bench(method: str, shot: int, *, seeds: list[int], protocol: Protocol) -> dict:
+    """Meta-train one method for one shot count, all seeds at once; evaluate.
+
+    Returns per-seed lists (``mse``, ``ci95``, ``final_train_loss``) and the
+    wall time of the joint training.
+    """
+    rng_init, rng_train = jax.vmap(_seed_keys)(jnp.asarray(seeds, jnp.uint32))
+    meta_params = jax.vmap(
+        functools.partial(init_meta_params, method, protocol=protocol)
+    )(rng_init)
     tx = optax.adam(META_LR)
-    opt_state = tx.init(meta_params)
+    opt_state = jax.vmap(tx.init)(meta_params)
     chunk = make_train_chunk(method, shot, tx, protocol)
     start = time.perf_counter()
     num_chunks = max(1, math.ceil(protocol.steps / CHUNK))
@@ -228,21 +251,21 @@ def bench(method: str, shot: int, *, seed: int, protocol: Protocol) -> dict:
         meta_params, opt_state, loss = chunk(
             meta_params, opt_state, rng_train, jnp.int32(i * CHUNK)
         )
-    loss = float(loss)
+    loss = np.asarray(loss, np.float64)
     train_s = time.perf_counter() - start
-    if not math.isfinite(loss):
-        raise FloatingPointError(f"{method} {shot}-shot: meta-loss {loss}")
+    if not np.all(np.isfinite(loss)):
+        raise FloatingPointError(f"{method} {shot}-shot: meta-losses {loss}")
+    tasks = test_tasks(shot, protocol)
     errors = np.asarray(
-        test_mse(method, meta_params, test_tasks(shot, protocol)), np.float64
-    )
-    mean = float(errors.mean())
-    ci95 = float(1.96 * errors.std(ddof=1) / math.sqrt(errors.shape[0]))
+        jax.vmap(functools.partial(test_mse, method), (0, None))(meta_params, tasks),
+        np.float64,
+    )  # [seeds, tasks]
     return dict(
         method=method,
         shot=shot,
-        mse=mean,
-        ci95=ci95,
-        final_train_loss=loss,
+        mse=errors.mean(axis=1).tolist(),
+        ci95=(1.96 * errors.std(axis=1, ddof=1) / math.sqrt(errors.shape[1])).tolist(),
+        final_train_loss=loss.tolist(),
         steps=num_chunks * CHUNK,
         train_s=train_s,
     )
@@ -302,22 +325,22 @@ def main() -> None:
         for method in args.methods.split(","):
             if (method, shot) not in PAPER:
                 raise ValueError(f"unknown method {method!r} or shot {shot}")
-            runs = [bench(method, shot, seed=s, protocol=protocol) for s in seeds]
-            per_seed = [r["mse"] for r in runs]
+            run = bench(method, shot, seeds=seeds, protocol=protocol)
+            per_seed = run["mse"]
             mse = float(np.mean(per_seed))
             # Every seed is scored on the same test tasks; the interval is the
             # mean of the per-seed intervals (the tasks' spread, not the seeds').
-            ci95 = float(np.mean([r["ci95"] for r in runs]))
-            train_s = float(np.mean([r["train_s"] for r in runs]))
+            ci95 = float(np.mean(run["ci95"]))
+            train_s = run["train_s"]
             paper_mean, paper_ci = PAPER[(method, shot)]
             inside = abs(mse - paper_mean) <= paper_ci
             print(
                 f"{method:8s} {shot:2d}-shot: MSE {mse:.3f} +- {ci95:.3f} "
                 f"(seeds {', '.join(f'{m:.3f}' for m in per_seed)}; paper "
                 f"{paper_mean:.3f} +- {paper_ci:.3f}, "
-                f"{'inside' if inside else 'outside'}), {runs[0]['steps']} steps "
-                f"in {train_s:.0f} s per seed, final meta-loss "
-                f"{runs[-1]['final_train_loss']:.3f}",
+                f"{'inside' if inside else 'outside'}), {run['steps']} steps "
+                f"in {train_s:.0f} s for {len(seeds)} seeds together, median "
+                f"{float(np.median(per_seed)):.3f}",
                 flush=True,
             )
             if args.no_record:
@@ -345,7 +368,7 @@ def main() -> None:
                 ci95=round(ci95, 4),
                 per_seed=[round(m, 4) for m in per_seed],
                 paper=dict(mean=paper_mean, ci95=paper_ci, inside=inside),
-                steps=runs[0]["steps"],
+                steps=run["steps"],
                 wall_s=round(train_s, 1),
                 seeds=seeds,
                 config=dict(
