@@ -95,6 +95,21 @@ class Protocol:
     test_grid: bool = True  # evenly spaced query inputs (else uniform draws)
 
 
+# Named training protocols; any flag given on the command line overrides
+# the preset's value.
+PROTOCOLS = {
+    # The MAML reference code's sinusoid settings (cbfinn/maml main.py):
+    # batches of 25 tasks, 70,000 iterations, K query points per task.
+    "maml_code": Protocol(),
+    # The Meta-SGD paper's regression settings (Sec. 4.1): batches of 4
+    # tasks, 60,000 iterations, 10 query points per meta-training task,
+    # every entry of the inner rates drawn from [0.005, 0.1].
+    "meta_sgd_paper": Protocol(
+        steps=60_000, meta_batch=4, train_query=10, alpha_init="per_entry"
+    ),
+}
+
+
 _MODEL = MLP(WIDTHS, activation="relu")
 
 
@@ -275,26 +290,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--methods", default="maml,meta_sgd")
     parser.add_argument("--shots", default="5,10,20")
-    default = Protocol()
-    parser.add_argument("--steps", type=int, default=default.steps, help="meta-steps")
-    parser.add_argument("--meta-batch", type=int, default=default.meta_batch)
+    parser.add_argument(
+        "--protocol",
+        default="maml_code",
+        choices=sorted(PROTOCOLS),
+        help="named training protocol; the flags below override its fields",
+    )
+    parser.add_argument("--steps", type=int, help="meta-steps")
+    parser.add_argument("--meta-batch", type=int)
     parser.add_argument(
         "--train-query",
         type=int,
-        default=default.train_query,
         help="query points per meta-training task (0: K, as in the MAML code)",
     )
     parser.add_argument(
         "--frequency",
-        default=",".join(str(f) for f in default.frequency),
         help="low,high of the tasks' frequency (1,1: the MAML paper's family)",
     )
-    parser.add_argument("--init", default=default.init, choices=("maml_code", "flax"))
-    parser.add_argument(
-        "--alpha-init", default=default.alpha_init, choices=("scalar", "per_entry")
-    )
-    parser.add_argument("--test-tasks", type=int, default=default.test_tasks)
-    parser.add_argument("--test-query", type=int, default=default.test_query)
+    parser.add_argument("--init", choices=("maml_code", "flax"))
+    parser.add_argument("--alpha-init", choices=("scalar", "per_entry"))
+    parser.add_argument("--test-tasks", type=int)
+    parser.add_argument("--test-query", type=int)
     parser.add_argument(
         "--test-random-x",
         action="store_true",
@@ -308,18 +324,26 @@ def main() -> None:
     )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
-    low, high = (float(f) for f in args.frequency.split(","))
-    protocol = Protocol(
-        steps=args.steps,
-        meta_batch=args.meta_batch,
-        train_query=args.train_query,
-        frequency=(low, high),
-        init=args.init,
-        alpha_init=args.alpha_init,
-        test_tasks=args.test_tasks,
-        test_query=args.test_query,
-        test_grid=not args.test_random_x,
-    )
+    overrides = {
+        field: getattr(args, field)
+        for field in (
+            "steps",
+            "meta_batch",
+            "train_query",
+            "init",
+            "alpha_init",
+            "test_tasks",
+            "test_query",
+        )
+        if getattr(args, field) is not None
+    }
+    if args.frequency is not None:
+        low, high = (float(f) for f in args.frequency.split(","))
+        overrides["frequency"] = (low, high)
+    if args.test_random_x:
+        overrides["test_grid"] = False
+    protocol = dataclasses.replace(PROTOCOLS[args.protocol], **overrides)
+    low, high = protocol.frequency
     seeds = [int(s) for s in args.seeds.split(",")]
     for shot in (int(s) for s in args.shots.split(",")):
         for method in args.methods.split(","):
@@ -355,7 +379,9 @@ def main() -> None:
                 setting=(
                     f"{shot}-shot regression, 1 inner step, MLP 1-40-40-1 ReLU, "
                     f"w in [{low}, {high}], {protocol.test_tasks} test tasks x "
-                    f"{protocol.test_query} query points"
+                    f"{protocol.test_query} query points, trained on "
+                    f"{protocol.meta_batch} tasks x {protocol.steps} steps with "
+                    f"{protocol.train_query or 'K'} query points"
                     + (
                         ", Meta-SGD rates drawn per entry"
                         if method == "meta_sgd" and protocol.alpha_init == "per_entry"
@@ -372,6 +398,7 @@ def main() -> None:
                 wall_s=round(train_s, 1),
                 seeds=seeds,
                 config=dict(
+                    protocol_name=args.protocol,
                     **dataclasses.asdict(protocol),
                     inner_lr=INNER_LR if method == "maml" else META_SGD_LR_RANGE,
                     meta_lr=META_LR,
