@@ -284,9 +284,16 @@ def bench(method: str, shot: int, *, seeds: list[int], protocol: Protocol) -> di
     if not np.all(np.isfinite(loss)):
         raise FloatingPointError(f"{method} {shot}-shot: meta-losses {loss}")
     tasks = test_tasks(shot, protocol)
-    errors = np.asarray(
-        jax.vmap(functools.partial(test_mse, method), (0, None))(meta_params, tasks),
-        np.float64,
+    # One seed at a time: all seeds at once hold [seeds, tasks, query, 40]
+    # activations (8 GB for 50 seeds).
+    errors = np.stack(
+        [
+            np.asarray(
+                test_mse(method, jax.tree.map(lambda x, i=i: x[i], meta_params), tasks),
+                np.float64,
+            )
+            for i in range(len(seeds))
+        ]
     )  # [seeds, tasks]
     return dict(
         method=method,
