@@ -1,4 +1,4 @@
-"""Matching Networks (cosine attention, no full-context embeddings) on the Fashion-MNIST class split.
+"""Matching Networks (cosine attention; full-context embeddings with method.fce=True) on the Fashion-MNIST class split.
 
 protonet_fashion_mnist's data, model, training episodes (5-way 5-shot) and
 test episodes; the method section of matching_digits.py. One model is tested

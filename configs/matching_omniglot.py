@@ -1,4 +1,4 @@
-"""Matching Networks (cosine attention, no full-context embeddings) on Omniglot (rotation-augmented classes).
+"""Matching Networks (cosine attention; full-context embeddings with method.fce=True) on Omniglot (rotation-augmented classes).
 
 protonet_omniglot's data, model and test episodes; the method section of
 matching_digits.py (trained on episodes of the test way).

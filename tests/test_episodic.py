@@ -38,6 +38,7 @@ DIGITS_METHODS = (
     "protonet",
     "maml",
     pytest.param("matching", marks=_slow),
+    pytest.param("matching_fce", marks=_slow),
     pytest.param("fomaml", marks=_slow),
     pytest.param("anil", marks=_slow),
     pytest.param("meta_sgd", marks=_slow),
@@ -91,7 +92,11 @@ def _test_keys(summary):
 def test_method_trains_and_writes_summary(name, tmp_path):
     # ProtoNet validates (its config is the one the tests below share); the
     # others skip validation, which would compile the scorer once more.
-    config = _tiny(f"{name}_digits", val_every=2 if name == "protonet" else 0)
+    if name == "matching_fce":
+        config = _tiny("matching_digits", val_every=0)
+        config.method.fce = True
+    else:
+        config = _tiny(f"{name}_digits", val_every=2 if name == "protonet" else 0)
     summary = episodic.train_and_evaluate(config, str(tmp_path), progress=False)
     accuracy = summary["test_3way_2shot_accuracy"]
     assert 0.0 <= accuracy <= 1.0
@@ -209,6 +214,7 @@ def test_bad_fields_raise_clear_errors(field, value, message):
         ("maml_digits", "method.inner_lr", -1.0, "method.inner_lr=-1.0 must be > 0"),
         ("maml_digits", "episodes.train_way", 4, "only protonet and matching"),
         ("meta_sgd_digits", "method.inner_lr", (0.1,), "(low, high) range"),
+        ("matching_digits", "method.fce_steps", 0, "method.fce_steps=0 must be"),
         ("meta_lstm_digits", "method.inner_lr", 2.0, "inner_lr=2.0 must be in"),
         ("maml_sinusoid", "method.name", "protonet", "does not do regression"),
         ("maml_sinusoid", "episodes.augment", "flip", "must be '' for sinusoid"),

@@ -96,3 +96,86 @@ def test_transductive_norm_statistics():
     np.testing.assert_allclose(
         models.TransductiveNorm().apply(scaled, x), 2.0 * y - 1.0, rtol=1e-5, atol=1e-5
     )
+
+
+def _np_lstm(p, c, h, x):
+    """One step of Flax's OptimizedLSTMCell in NumPy: returns (c, h)."""
+
+    def gate(name):
+        return (
+            x @ p[f"i{name}"]["kernel"]
+            + h @ p[f"h{name}"]["kernel"]
+            + (p[f"h{name}"]["bias"])
+        )
+
+    sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+    i, f, o = sigmoid(gate("i")), sigmoid(gate("f")), sigmoid(gate("o"))
+    c = f * c + i * np.tanh(gate("g"))
+    return c, o * np.tanh(c)
+
+
+def _np_fce(params, support, query, steps):
+    """Full-context embeddings, written out as in Vinyals et al., App. A.2."""
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+    support = np.asarray(support, np.float64)
+    query = np.asarray(query, np.float64)
+    num, dim = support.shape
+    forward, backward = np.zeros_like(support), np.zeros_like(support)
+    c, h = np.zeros(dim), np.zeros(dim)
+    for i in range(num):
+        c, h = _np_lstm(p["forward"], c, h, support[i])
+        forward[i] = h
+    c, h = np.zeros(dim), np.zeros(dim)
+    for i in reversed(range(num)):
+        c, h = _np_lstm(p["backward"], c, h, support[i])
+        backward[i] = h
+    g = forward + backward + support
+    out = np.zeros_like(query)
+    for j, q in enumerate(query):
+        c, h = np.zeros(dim), q
+        for _ in range(steps):
+            scores = g @ h
+            attention = np.exp(scores - scores.max())
+            read = (attention / attention.sum()) @ g
+            c, h_hat = _np_lstm(p["attention"], c, h + read, q)
+            h = h_hat + q
+        out[j] = h
+    return g, out
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_full_context_embedding_matches_reference(steps):
+    support = jax.random.normal(jax.random.key(0), (7, 6))
+    query = jax.random.normal(jax.random.key(1), (4, 6))
+    model = models.FullContextEmbedding(process_steps=steps)
+    params = model.init(jax.random.key(2), support, query)["params"]
+    assert sorted(params) == ["attention", "backward", "forward"]
+    g, f = jax.jit(model.apply)({"params": params}, support, query)
+    chex.assert_shape((g, f), ((7, 6), (4, 6)))
+    want_g, want_f = _np_fce(params, support, query, steps)
+    np.testing.assert_allclose(g, want_g, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(f, want_f, rtol=1e-5, atol=1e-5)
+
+
+def test_full_context_embedding_context():
+    support = jax.random.normal(jax.random.key(3), (5, 4))
+    query = jax.random.normal(jax.random.key(4), (3, 4))
+    model = models.FullContextEmbedding(process_steps=2)
+    params = model.init(jax.random.key(5), support, query)
+    g, f = model.apply(params, support, query)
+    # Each query is embedded on its own: a subset of queries gives its rows.
+    _, f_one = model.apply(params, support, query[1:2])
+    np.testing.assert_allclose(f_one, f[1:2], rtol=1e-6, atol=1e-6)
+    # ...but every support and query embedding sees the whole support set.
+    changed = support.at[4].add(1.0)
+    g2, f2 = model.apply(params, changed, query)
+    assert np.all(np.abs(np.asarray(g2[:4] - g[:4])).max(axis=1) > 1e-6)
+    assert np.all(np.abs(np.asarray(f2 - f)).max(axis=1) > 1e-6)
+
+
+def test_full_context_embedding_rejects_bad_inputs():
+    x = jnp.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"support \[S, D\] and query \[Q, D\]"):
+        models.FullContextEmbedding().init(jax.random.key(0), x, jnp.zeros((3, 5)))
+    with pytest.raises(ValueError, match="method.fce_steps=0 must be"):
+        models.FullContextEmbedding(process_steps=0).init(jax.random.key(0), x, x)

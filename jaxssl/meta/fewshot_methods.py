@@ -17,9 +17,11 @@ Methods (``config.method.name``):
 - ``protonet``: Prototypical Networks, squared Euclidean distance to class
   means of the embedded support set (:func:`jaxssl.losses.prototypical_loss`).
 - ``matching``: Matching Networks with cosine attention over the support set
-  (:func:`jaxssl.losses.matching_loss`). Full-context embeddings (the
-  bidirectional LSTM over the support set and the attention LSTM for queries)
-  are left out: both sets go through the plain embedding.
+  (:func:`jaxssl.losses.matching_loss`). ``method.fce=True`` adds the
+  full-context embeddings (:class:`jaxssl.models.FullContextEmbedding`: a
+  bidirectional LSTM over the support set, an attention LSTM of
+  ``method.fce_steps`` steps, default 5, for the queries); by default both
+  sets go through the plain embedding.
 - ``maml``: embedding + linear head adapted by SGD on the support set,
   second-order meta-gradient; ``method.first_order=True`` is FOMAML.
 - ``anil``: MAML whose inner loop adapts only the head (``trainable``).
@@ -69,7 +71,7 @@ from jaxssl.meta.baselines import OPTIMIZERS as HEAD_OPTIMIZERS
 from jaxssl.meta.baselines import baseline_accuracy, cosine_logits
 from jaxssl.meta.learned_update import meta_lstm_adapt, meta_lstm_init
 from jaxssl.meta.maml import maml_adapt, meta_sgd_adapt
-from jaxssl.models import CONV_IMPLS, MLP, Conv4, build_encoder
+from jaxssl.models import CONV_IMPLS, MLP, Conv4, FullContextEmbedding, build_encoder
 from jaxssl.models.fewshot import CONV4_NORMS
 
 Params = Any
@@ -263,8 +265,16 @@ def _way(episode: Mapping[str, Any]) -> int:
 
 def _metric_method(name: str, method_config, body: nn.Module) -> FewShotMethod:
     net = _Net(body, None)
+    fce = None
     if name == "matching":
         temperature = _check_float(method_config, "temperature", "method")
+        steps = (
+            _check_int(method_config, "fce_steps", "method")
+            if "fce_steps" in method_config
+            else FullContextEmbedding.process_steps
+        )
+        if "fce" in method_config and _check_bool(method_config, "fce", "method"):
+            fce = FullContextEmbedding(process_steps=steps)
 
         def episode_loss(embedded_support, sy, embedded_query, qy, way):
             return matching_loss(
@@ -273,14 +283,28 @@ def _metric_method(name: str, method_config, body: nn.Module) -> FewShotMethod:
     else:
         episode_loss = prototypical_loss
 
+    def init(rng, x):
+        rng_net, rng_fce = jax.random.split(rng)
+        params = net.init(rng_net, x)
+        if fce is not None:
+            features = net.features(params, x)
+            params["fce"] = fce.init(rng_fce, features, features)["params"]
+        return params
+
     def one_episode(params, episode):
         support, query = episode["support"], episode["query"]
         num_support = support["x"].shape[0]
         embedded = net.features(params, jnp.concatenate([support["x"], query["x"]]))
+        embedded_support = embedded[:num_support]
+        embedded_query = embedded[num_support:]
+        if fce is not None:
+            embedded_support, embedded_query = fce.apply(
+                {"params": params["fce"]}, embedded_support, embedded_query
+            )
         return episode_loss(
-            embedded[:num_support],
+            embedded_support,
             support["y"],
-            embedded[num_support:],
+            embedded_query,
             query["y"],
             _way(episode),
         )
@@ -293,7 +317,7 @@ def _metric_method(name: str, method_config, body: nn.Module) -> FewShotMethod:
     def score(params, episode):
         return one_episode(params, episode)[1]
 
-    return FewShotMethod(name, net.init, loss, score, "episodes", "accuracy")
+    return FewShotMethod(name, init, loss, score, "episodes", "accuracy")
 
 
 # --------------------------------------------------------------------------

@@ -1,7 +1,13 @@
 """Flax Linen modules: MLPs, conv nets, encoders and decoders."""
 
 from jaxssl.models.conv import ConvDecoder, ConvEncoder
-from jaxssl.models.fewshot import CONV4_NORMS, Conv4, TransductiveNorm, max_pool_2x2
+from jaxssl.models.fewshot import (
+    CONV4_NORMS,
+    Conv4,
+    FullContextEmbedding,
+    TransductiveNorm,
+    max_pool_2x2,
+)
 from jaxssl.models.layers import (
     ACTIVATIONS,
     CONV_IMPLS,
@@ -24,6 +30,7 @@ __all__ = [
     "MLP",
     "Conv",
     "Conv4",
+    "FullContextEmbedding",
     "ConvDecoder",
     "ConvEncoder",
     "MLPDecoder",
