@@ -102,7 +102,8 @@ def main() -> None:
         wall = time.perf_counter() - start
         method = config.method.name + ("_fce" if config.method.get("fce") else "")
         way = config.episodes.way
-        for shot in config.episodes.test_shots:
+        # An empty test_shots tests the training shot (the MAML family's).
+        for shot in tuple(config.episodes.test_shots) or (config.episodes.shot,):
             key = f"test_{way}way_{shot}shot_accuracy"
             value, ci95 = summary[key], summary[f"{key}_ci95"]
             baseline = FASHION_RAW_PIXELS.get(shot) if way == 5 else None
