@@ -100,7 +100,9 @@ def main() -> None:
         start = time.perf_counter()
         summary = episodic.train_and_evaluate(config, workdir, progress=False)
         wall = time.perf_counter() - start
-        method = config.method.name + ("_fce" if config.method.get("fce") else "")
+        method = config.method.name
+        method += "_first_order" if config.method.get("first_order") else ""
+        method += "_fce" if config.method.get("fce") else ""
         way = config.episodes.way
         # An empty test_shots tests the training shot (the MAML family's).
         for shot in tuple(config.episodes.test_shots) or (config.episodes.shot,):
@@ -130,7 +132,7 @@ def main() -> None:
                     + f", 5-way {shot}-shot test"
                     + (f", {', '.join(args.set)}" if args.set else "")
                 ),
-                metric="test_accuracy",
+                metric="accuracy",
                 value=round(value, 4),
                 ci95=round(ci95, 4),
                 steps=summary["steps"],
