@@ -195,8 +195,16 @@ def configs_table(records: list[dict]) -> str:
             pixels[shot] = cell
         elif " through jaxssl train" in setting:
             config = setting.split(" through jaxssl train", 1)[0]
+            sets = [
+                s
+                for s in setting.split("-shot test", 1)[1].split(", ")
+                if s and not s.startswith(("episodes.dataset=", "episodes.shot="))
+            ]
             if "method.fce=True" in setting:
-                config += " (fce=True)"
+                sets.insert(0, "method.fce=True")
+            if sets:
+                config += f" ({', '.join(sets)})"
+            config += f" at {rec.get('commit', '?')}"
             key = (config, _short_device(rec.get("device", "")))
             rows.setdefault(key, {})[shot] = cell
     if not rows:
