@@ -6,7 +6,7 @@ Through the episodic runner on an H200 (5-way 1-shot / 5-shot, 600 test
 episodes; benchmarks/fewshot_configs_bench.py, few_shot.jsonl; trained with the
 shot it is tested with): 0.492 +- 0.008 / 0.563 +- 0.006, below raw pixels
 (0.578 / 0.745): adapting only the head of this small pooled embedding (32
-features) is not enough at 400 meta-steps; the config is not tuned for ANIL.
+features) is not enough here.
 
 Tried (1-shot, 2-core CPU, records in few_shot.jsonl): no last pool (288
 features) 0.541 +- 0.007; the same for 2,000 steps 0.499 +- 0.007, although
