@@ -2,7 +2,7 @@
 
 Base classes 0-4 are for training, novel classes 5-9 for testing (5-way,
 1-shot and 5-shot, 15 queries per class, 600 episodes, 95% intervals via
-:func:`jaxssl.meta.evaluate_episodes`). Model selection uses episodes drawn
+:func:`jaxssl.evaluation.evaluate_episodes`). Model selection uses episodes drawn
 from a held-out validation split of the base-class images: training episodes
 come from the base classes' training-set images, validation episodes from
 their test-set images, and the checkpoint with the best validation accuracy

@@ -66,6 +66,7 @@ import tqdm
 
 from jaxssl import data as data_lib
 from jaxssl import optim
+from jaxssl.evaluation.fewshot import evaluate_episodes
 from jaxssl.meta import episodes as episodes_lib
 from jaxssl.meta.episodes import (
     EpisodeData,
@@ -74,7 +75,6 @@ from jaxssl.meta.episodes import (
     sample_sinusoid_tasks,
     split_classes,
 )
-from jaxssl.meta.evaluate import evaluate_episodes
 from jaxssl.meta.fewshot_methods import FewShotMethod, build_fewshot_method
 from jaxssl.train import (
     MetricsLog,
@@ -559,7 +559,7 @@ def evaluate_params(
 ) -> tuple[float, float]:
     """Mean score (accuracy or MSE) over episodes and its 95% interval.
 
-    Scored by :func:`jaxssl.meta.evaluate_episodes` with the experiment's
+    Scored by :func:`jaxssl.evaluation.evaluate_episodes` with the experiment's
     sampler; ``params`` is a traced ``score_args`` entry, not a constant, so
     one compilation serves every validation.
     """

@@ -17,7 +17,7 @@ import pytest
 
 from jaxssl import cli, episodic
 from jaxssl.data import to_float
-from jaxssl.meta import evaluate as evaluate_module
+from jaxssl.evaluation import fewshot as evaluate_module
 from jaxssl.meta import (
     evaluate_episodes,
     mean_confidence_interval,

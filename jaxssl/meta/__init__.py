@@ -1,5 +1,9 @@
-"""Meta-learning: MAML-family inner loops, a learned update rule, episodes,
-few-shot evaluation."""
+"""Meta-learning: MAML-family inner loops, a learned update rule, episodes.
+
+Few-shot evaluation lives in :mod:`jaxssl.evaluation.fewshot` (DESIGN.md's
+``evaluation/``); ``evaluate_episodes``, ``mean_confidence_interval`` and
+``nearest_centroid_accuracy`` are still importable from here.
+"""
 
 from jaxssl.meta.baselines import (
     baseline_accuracy,
@@ -19,11 +23,6 @@ from jaxssl.meta.episodes import (
     sample_episodes,
     sample_sinusoid_tasks,
     split_classes,
-)
-from jaxssl.meta.evaluate import (
-    evaluate_episodes,
-    mean_confidence_interval,
-    nearest_centroid_accuracy,
 )
 from jaxssl.meta.learned_update import (
     meta_lstm_adapt,
@@ -66,3 +65,24 @@ __all__ = [
     "sample_sinusoid_tasks",
     "split_classes",
 ]
+
+
+_EVALUATION = (
+    "evaluate_episodes",
+    "mean_confidence_interval",
+    "nearest_centroid_accuracy",
+)
+
+
+def __getattr__(name: str):
+    # Lazy: jaxssl.evaluation.fewshot imports jaxssl.meta.episodes, so an
+    # eager import here would be circular.
+    if name in _EVALUATION:
+        from jaxssl.evaluation import fewshot
+
+        return getattr(fewshot, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EVALUATION])

@@ -21,7 +21,7 @@ classified by that head.
 Everything is a pure function of arrays with static shapes: an episode's
 head is fitted by full-batch, deterministic optimisation in ``lax.scan``, so
 :func:`fit_head` runs under ``jax.jit`` and ``jax.vmap`` (over episodes, as
-:func:`jaxssl.meta.evaluate_episodes` does).
+:func:`jaxssl.evaluation.evaluate_episodes` does).
 
 >>> head = fit_head(support_features, support_labels, way=5, kind="cosine")
 >>> logits = head_logits(head, query_features, kind="cosine")  # doctest: +SKIP
@@ -336,7 +336,7 @@ def baseline_score_fn(
     embed_fn: Callable[[jax.Array], jax.Array] | None = None,
     **fit_kwargs: Any,
 ) -> Callable[[Mapping[str, Any]], jax.Array]:
-    """A ``score_fn(episode) -> accuracy`` for :func:`jaxssl.meta.evaluate_episodes`.
+    """A ``score_fn(episode) -> accuracy`` for ``jaxssl.evaluation.evaluate_episodes``.
 
     uint8 images are scaled to [0, 1]; support and query examples are
     embedded in one ``embed_fn`` call (as ProtoNets' evaluation does, which

@@ -1,4 +1,4 @@
-"""Tests for jaxssl.meta.evaluate: episode scoring with 95% intervals.
+"""Tests for jaxssl.evaluation.fewshot: episode scoring with 95% intervals.
 
 References: scipy's standard error of the mean, a hand-built episode, and a
 NumPy nearest-centroid classifier on episodes of the real digits.
@@ -15,6 +15,7 @@ from scipy import stats
 
 from jaxssl import data
 from jaxssl.data import to_float
+from jaxssl.evaluation import fewshot as evaluate_module
 from jaxssl.meta import (
     class_split_data,
     evaluate_episodes,
@@ -24,7 +25,6 @@ from jaxssl.meta import (
     sample_episodes,
     split_classes,
 )
-from jaxssl.meta import evaluate as evaluate_module
 
 _accuracy_5way = functools.partial(nearest_centroid_accuracy, way=5)
 
