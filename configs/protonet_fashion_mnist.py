@@ -27,8 +27,10 @@ Needs Fashion-MNIST's IDX files (Debian: apt-get install dataset-fashion-mnist).
 
 Through the episodic runner on an H200 (5-way 1-shot / 5-shot, 600 test
 episodes; benchmarks/fewshot_configs_bench.py, few_shot.jsonl): 0.640 +- 0.007
-/ 0.827 +- 0.004. The CPU run above differs by more than the test intervals:
-they cover the test episodes, not training's floating-point path.
+/ 0.827 +- 0.004. That run's code (2073053) drew the initial parameters from a
+split key, so it differs from the CPU run above in its initialisation as well
+as its device; the gap, larger than the test intervals, is training spread,
+which those intervals do not cover. Later code draws them as the CPU run did.
 
 Launch:
   jaxssl train configs/protonet_fashion_mnist.py --workdir runs/protonet_fashion

@@ -284,10 +284,10 @@ def _metric_method(name: str, method_config, body: nn.Module) -> FewShotMethod:
         episode_loss = prototypical_loss
 
     def init(rng, x):
-        rng_net, rng_fce = jax.random.split(rng)
-        params = net.init(rng_net, x)
+        params = net.init(rng, x)  # the embedding's draw does not depend on fce
         if fce is not None:
             features = net.features(params, x)
+            rng_fce = jax.random.fold_in(rng, 1)
             params["fce"] = fce.init(rng_fce, features, features)["params"]
         return params
 
