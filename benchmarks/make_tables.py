@@ -74,6 +74,12 @@ def _short_device(device: str) -> str:
     return f"{name} ({extra})" if extra else name
 
 
+def _markdown(head: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table: the header, its rule, one line per row."""
+    lines = [head, ["---"] * len(head), *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
 def pivot(records: list[dict], title: str) -> str:
     metrics: list[str] = []
     rows: dict[tuple, dict] = {}
@@ -103,17 +109,14 @@ def pivot(records: list[dict], title: str) -> str:
     timed = any("wall_s" in row for row in rows.values())
     head = ["method", "dataset", "setting", *metrics]
     head += ["wall (s)", "device", "date"] if timed else ["device", "date"]
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "| " + " | ".join("---" for _ in head) + " |",
-    ]
+    lines = []
     for (method, dataset, setting, device), row in rows.items():
         cells = [method, dataset, setting]
         cells += [row.get(m, "") for m in metrics]
         cells += [row.get("wall_s", "")] if timed else []
         cells += [device, row["date"]]
-        lines.append("| " + " | ".join(cells) + " |")
-    return f"#### {title}\n\n" + "\n".join(lines) + "\n"
+        lines.append(cells)
+    return f"#### {title}\n\n" + _markdown(head, lines) + "\n"
 
 
 def sinusoid_table(records: list[dict]) -> str:
@@ -155,26 +158,24 @@ def sinusoid_table(records: list[dict]) -> str:
         return ""
     head = ["method", "protocol", "Meta-SGD rates", "seeds", "5-shot", "10-shot"]
     head += ["20-shot", "device"]
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "| " + " | ".join("---" for _ in head) + " |",
-    ]
+    lines = []
     for method, shots in sorted(paper.items()):
         cells = [method, "Meta-SGD paper, Table 1", "", "1"]
-        cells += [shots.get(k, "") for k in (5, 10, 20)] + [""]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(cells + [shots.get(k, "") for k in (5, 10, 20)] + [""])
     for key in sorted(rows):
         method, protocol, start, seeds, device = key
         cells = [method, protocol, start, seeds]
-        cells += [rows[key].get(k, "") for k in (5, 10, 20)] + [device]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(cells + [rows[key].get(k, "") for k in (5, 10, 20)] + [device])
     return (
         "#### sinusoid against the Meta-SGD paper\n\n"
         "Post-adaptation MSE, seed mean (median), and where the mean lies "
         "against the paper's 95% interval (`benchmarks/sinusoid_bench.py`).\n\n"
-        + "\n".join(lines)
+        + _markdown(head, lines)
         + "\n"
     )
+
+
+SHOTS = ("1-shot", "5-shot")
 
 
 def configs_table(records: list[dict]) -> str:
@@ -187,7 +188,7 @@ def configs_table(records: list[dict]) -> str:
     pixels: dict[str, str] = {}
     for rec in records:
         setting = rec.get("setting", "")
-        shot = next((s for s in ("1-shot", "5-shot") if s in setting), None)
+        shot = next((s for s in SHOTS if s in setting), None)
         if rec.get("dataset") != "fashion_mnist_class_split" or shot is None:
             continue
         cell = f"{rec['value']:.3f} ± {rec.get('ci95', 0):.3f}"
@@ -210,21 +211,15 @@ def configs_table(records: list[dict]) -> str:
     if not rows:
         return ""
     head = ["config", "5-way 1-shot", "5-way 5-shot", "device"]
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "| " + " | ".join("---" for _ in head) + " |",
-        "| nearest class means of raw pixels | "
-        + " | ".join(pixels.get(s, "") for s in ("1-shot", "5-shot"))
-        + " |  |",
-    ]
+    pixel_cells = [pixels.get(s, "") for s in SHOTS]
+    lines = [["nearest class means of raw pixels", *pixel_cells, ""]]
     for (config, device), shots in rows.items():
-        cells = [config, shots.get("1-shot", ""), shots.get("5-shot", ""), device]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append([config, *(shots.get(s, "") for s in SHOTS), device])
     return (
         "#### shipped few-shot configs on the Fashion-MNIST class split\n\n"
         "Accuracy over 600 novel-class episodes with 95% intervals "
         "(`benchmarks/fewshot_configs_bench.py`; the MAML family trains with "
-        "the shot it is tested with).\n\n" + "\n".join(lines) + "\n"
+        "the shot it is tested with).\n\n" + _markdown(head, lines) + "\n"
     )
 
 
