@@ -31,7 +31,7 @@ episodes; benchmarks/fewshot_configs_bench.py, few_shot.jsonl): 0.640 +- 0.007
 split key, so it differs from the CPU run above in its initialisation as well
 as its device; the gap, larger than the test intervals, is training spread,
 which those intervals do not cover. Later code draws them as the CPU run did:
-0.623 +- 0.007 / 0.800 +- 0.004 (2-core CPU, 117 s, at 3b691ec).
+0.623 +- 0.007 / 0.800 +- 0.004 (2-core CPU, 117 s, at 0fcd41d).
 
 Launch:
   jaxssl train configs/protonet_fashion_mnist.py --workdir runs/protonet_fashion
