@@ -4,7 +4,7 @@ One JSON object per line with the fields DESIGN.md lists: ``family, method,
 dataset, setting, metric, value`` (``std``, ``seeds`` where several),
 ``epochs`` or ``steps``, ``wall_s``, ``device``, ``config``, ``command``,
 ``commit``, ``date``. The machine fields are filled in here so every record
-says where and from which code it came.
+says where and from which code it came (the commit as of the bench's start).
 """
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ def _commit() -> str:
         return "unknown"
 
 
+# The commit of the code this process runs: read when the bench starts, not
+# when a record is written (minutes later a commit may have moved HEAD, or an
+# edit dirtied the tree, neither of which the running code contains).
+_START_COMMIT = _commit()
+
+
 def device_description() -> str:
     """Describe the accelerator (or CPU) that JAX runs on, with core count."""
     import jax
@@ -85,7 +91,7 @@ def append_record(family: str, **fields: Any) -> dict[str, Any]:
     record.setdefault("setting", "")
     record.setdefault("device", device_description())
     record.setdefault("command", " ".join([Path(sys.executable).name, *sys.argv]))
-    record.setdefault("commit", _commit())
+    record.setdefault("commit", _START_COMMIT)
     record.setdefault("date", datetime.date.today().isoformat())
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     with open(RESULTS_DIR / f"{family}.jsonl", "a") as f:
