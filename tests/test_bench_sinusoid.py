@@ -1,0 +1,86 @@
+"""Smoke tests of benchmarks/sinusoid_bench.py and the few-shot table helpers.
+
+The sinusoid bench trains its seeds side by side under one ``jax.vmap``; each
+seed must get what a run of that seed alone gets (500 meta-steps, tiny test
+set, a few seconds of CPU).
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from benchmarks import fewshot_configs_bench, make_tables
+from benchmarks import sinusoid_bench as bench
+
+TINY = dataclasses.replace(
+    bench.PROTOCOLS["meta_sgd_paper"], steps=bench.CHUNK, test_tasks=200
+)
+
+
+@pytest.mark.parametrize("method", ["maml", "meta_sgd"])
+def test_seeds_trained_together_equal_seeds_alone(method):
+    together = bench.bench(method, 5, seeds=[3, 4], protocol=TINY)
+    alone = bench.bench(method, 5, seeds=[4], protocol=TINY)
+    np.testing.assert_allclose(together["mse"][1], alone["mse"][0], rtol=1e-4)
+    assert together["mse"][0] != together["mse"][1]
+    assert together["block_means"].shape == (2, 2)  # 200 tasks / 100 per block
+    np.testing.assert_allclose(
+        together["block_means"].mean(axis=1), together["mse"], rtol=1e-6
+    )
+
+
+def test_protocol_presets():
+    assert bench.PROTOCOLS["maml_code"] == bench.Protocol()
+    paper = bench.PROTOCOLS["meta_sgd_paper"]
+    assert (paper.steps, paper.meta_batch, paper.train_query) == (60_000, 4, 10)
+    assert paper.alpha_init == "per_entry"
+
+
+def _record(method, shot, value, protocol="maml_code"):
+    mean, half = bench.PAPER[(method, shot)]
+    return {
+        "method": method,
+        "dataset": "sinusoid",
+        "setting": f"{shot}-shot regression",
+        "metric": "post_adaptation_mse",
+        "value": value,
+        "median": value,
+        "seeds": [0, 1],
+        "paper": {"mean": mean, "ci95": half},
+        "device": "1x cpu:cpu (host x, 2 cores, jax 0.10.2)",
+        "config": {
+            "protocol_name": protocol,
+            "alpha_init": "scalar",
+            "train_query": 0,
+        },
+    }
+
+
+def test_sinusoid_table_places_means_against_the_paper():
+    table = make_tables.sinusoid_table(
+        [
+            _record("maml", 5, 0.70),  # 0.686 +- 0.070: inside
+            _record("maml", 10, 0.30),  # 0.435 +- 0.039: below
+            _record("meta_sgd", 20, 0.20),  # 0.127 +- 0.017: above
+        ]
+    )
+    rows = [line for line in table.splitlines() if line.startswith("| maml")]
+    assert "0.700 (0.700) inside" in rows[1] and "0.300 (0.300) below" in rows[1]
+    assert "0.200 (0.200) above" in table
+    assert rows[0].startswith("| maml | Meta-SGD paper, Table 1 |")
+    assert make_tables.sinusoid_table([]) == ""
+
+
+def test_configs_bench_load_applies_variant_and_sets():
+    config = fewshot_configs_bench.load(
+        "matching_fashion_mnist+fce", ["train.total_steps=50", "model.name=conv4"]
+    )
+    assert config.method.fce is True
+    assert config.train.total_steps == 50
+    with pytest.raises(ValueError, match="the only variant is '\\+fce'"):
+        fewshot_configs_bench.load("matching_fashion_mnist+bn", [])
+    with pytest.raises(ValueError, match="has no method.fce field"):
+        fewshot_configs_bench.load("protonet_fashion_mnist+fce", [])
+    with pytest.raises(ValueError, match="must be FIELD=VALUE"):
+        fewshot_configs_bench.load("protonet_fashion_mnist", ["train.total_steps"])
