@@ -70,6 +70,7 @@ import numpy as np
 import optax
 
 from benchmarks.record import append_record
+from jaxssl.evaluation import mean_confidence_interval
 from jaxssl.meta import maml_adapt, maml_loss, sample_sinusoid_tasks
 from jaxssl.meta.episodes import sinusoid
 from jaxssl.models import MLP
@@ -307,11 +308,12 @@ def bench(method: str, shot: int, *, seeds: list[int], protocol: Protocol) -> di
             for i in range(len(seeds))
         ]
     )  # [seeds, tasks]
+    mse, ci95 = zip(*map(mean_confidence_interval, errors), strict=True)
     return dict(
         method=method,
         shot=shot,
-        mse=errors.mean(axis=1).tolist(),
-        ci95=(1.96 * errors.std(axis=1, ddof=1) / math.sqrt(errors.shape[1])).tolist(),
+        mse=list(mse),
+        ci95=list(ci95),
         final_train_loss=loss.tolist(),
         # Means of disjoint blocks of PAPER_TEST_TASKS test tasks: what one
         # run scored as in the Meta-SGD paper (100 test curves) would report.
@@ -393,6 +395,7 @@ def main() -> None:
             train_s = run["train_s"]
             paper_mean, paper_ci = PAPER[(method, shot)]
             inside = abs(mse - paper_mean) <= paper_ci
+            median = float(np.median(per_seed))
             # How often one seed scored on 100 test curves, as in the paper,
             # lands inside the paper's interval (seeds x disjoint blocks).
             blocks = run["block_means"]
@@ -407,7 +410,7 @@ def main() -> None:
                 f"{paper_mean:.3f} +- {paper_ci:.3f}, "
                 f"{'inside' if inside else 'outside'}), {run['steps']} steps "
                 f"in {train_s:.0f} s for {len(seeds)} seeds together, median "
-                f"{float(np.median(per_seed)):.3f}; one seed on "
+                f"{median:.3f}; one seed on "
                 f"{PAPER_TEST_TASKS} tasks lands inside {inside_rate:.0%} of "
                 "the time",
                 flush=True,
@@ -444,7 +447,7 @@ def main() -> None:
                     inside=inside,
                     inside_rate_one_seed_100_tasks=round(inside_rate, 4),
                 ),
-                median=round(float(np.median(per_seed)), 4),
+                median=round(median, 4),
                 steps=run["steps"],
                 wall_s=round(train_s, 1),
                 seeds=seeds,
