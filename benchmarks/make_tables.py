@@ -226,12 +226,13 @@ def configs_table(records: list[dict]) -> str:
 def table(family: str) -> str:
     path = RESULTS / f"{family}.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines() if line]
+    latest = _latest(records)
     groups: dict[str, list[dict]] = {}
-    for rec in _latest(records):
+    for rec in latest:
         groups.setdefault(_group(family, rec), []).append(rec)
     parts = [pivot(recs, name) for name, recs in groups.items()]
     if family == "few_shot":
-        parts[:0] = [sinusoid_table(_latest(records)), configs_table(_latest(records))]
+        parts[:0] = [sinusoid_table(latest), configs_table(latest)]
     return f"### {family}\n\n" + "\n".join(p for p in parts if p)
 
 
