@@ -25,7 +25,6 @@ Elsewhere (a machine without /usr/share/datasets/fashion-mnist):
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import time
 
 from benchmarks.record import append_record
 from jaxssl import episodic
-from jaxssl.config_utils import load_config_file
+from jaxssl.config_utils import apply_overrides, load_config_file
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs")
 FASHION_CONFIGS = (
@@ -51,13 +50,6 @@ FASHION_CONFIGS = (
 FASHION_RAW_PIXELS = {1: 0.578, 5: 0.745}  # fewshot_bench, nearest class means
 
 
-def _parse_value(text: str):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 def load(name: str, sets: list[str]):
     """The config ``name`` (``+fce``: with full-context embeddings) and ``sets``."""
     base, _, variant = name.partition("+")
@@ -68,15 +60,7 @@ def load(name: str, sets: list[str]):
         if "fce" not in config.method:
             raise ValueError(f"config {base!r} has no method.fce field")
         config.method.fce = True
-    for item in sets:
-        field, sep, text = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item!r} must be FIELD=VALUE")
-        *path, key = field.split(".")
-        section = config
-        for part in path:
-            section = section[part]
-        section[key] = _parse_value(text)
+    apply_overrides(config, sets)  # jaxssl train's --config.FIELD=VALUE rules
     return config
 
 

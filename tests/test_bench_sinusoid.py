@@ -82,5 +82,7 @@ def test_configs_bench_load_applies_variant_and_sets():
         fewshot_configs_bench.load("matching_fashion_mnist+bn", [])
     with pytest.raises(ValueError, match="has no method.fce field"):
         fewshot_configs_bench.load("protonet_fashion_mnist+fce", [])
-    with pytest.raises(ValueError, match="must be FIELD=VALUE"):
+    with pytest.raises(ValueError, match="must look like --config.field=value"):
         fewshot_configs_bench.load("protonet_fashion_mnist", ["train.total_steps"])
+    with pytest.raises(ValueError, match="unknown config field 'train.steps'"):
+        fewshot_configs_bench.load("protonet_fashion_mnist", ["train.steps=5"])
