@@ -62,7 +62,6 @@ import ml_collections
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
-import tqdm
 
 from jaxssl import data as data_lib
 from jaxssl import optim
@@ -77,13 +76,10 @@ from jaxssl.meta.episodes import (
 )
 from jaxssl.meta.fewshot_methods import FewShotMethod, build_fewshot_method
 from jaxssl.train import (
-    MetricsLog,
-    NonFiniteLossError,
     TrainState,
-    make_checkpoint_manager,
+    non_finite_loss_error,
     restore_workdir,
-    resume_or_init,
-    save_config,
+    start_run,
     write_json_atomic,
 )
 
@@ -653,36 +649,23 @@ def train_and_evaluate(
     """
     start_time = time.time()
     exp = exp or build_experiment(config)
-    os.makedirs(workdir, exist_ok=True)
-    save_config(config, workdir)
     tcfg = config.train
     total = tcfg.total_steps
-    rng_init, rng_train = jax.random.split(jax.random.key(config.seed))
-    state = init_state(exp, rng_init)
-    manager = make_checkpoint_manager(workdir)
-    state, start_step = resume_or_init(manager, state, workdir)
-    data = _train_data(exp)
-    log = MetricsLog(workdir, start_step)
     score_name = exp.method.score_name
     periods = (tcfg.steps_per_call, tcfg.log_every, tcfg.val_every, tcfg.ckpt_every)
-    pending: list[dict[str, Any]] = []
-    last_metrics: dict[str, float] = {}
-    train_s, trained_steps = 0.0, 0
-    bar = tqdm.tqdm(
-        total=total,
-        initial=start_step,
-        disable=not progress,
-        dynamic_ncols=True,
-        desc=f"{exp.method.name}/{exp.data.name}",
-        mininterval=1.0,
-    )
-    step = start_step
-    try:
+    desc = f"{exp.method.name}/{exp.data.name}"
+    setup = start_run(config, workdir, exp, init_state, desc=desc, progress=progress)
+    with setup as run:
+        state, step = run.state, run.start_step
+        data = _train_data(exp)
+        pending: list[dict[str, Any]] = []
+        last_metrics: dict[str, float] = {}
+        train_s, trained_steps = 0.0, 0
         while step < total:
             end = _next_boundary(step, total, periods)
             tick = time.time()
             state, metrics = train_chunk(
-                state, rng_train, data, exp=exp, length=end - step
+                state, run.rng_train, data, exp=exp, length=end - step
             )
             jax.block_until_ready(state.step)
             train_s += time.time() - tick
@@ -696,18 +679,14 @@ def train_and_evaluate(
             is_ckpt = (tcfg.ckpt_every and step % tcfg.ckpt_every == 0) or (
                 step == total
             )
-            bar.update(step - bar.n)
+            run.bar.update(step - run.bar.n)
             if not (is_log or is_val or is_ckpt):
                 continue
             host = jax.device_get(pending)
             pending = []
             losses = np.concatenate([np.asarray(m["loss"]) for m in host])
             if not np.all(np.isfinite(losses)):
-                raise NonFiniteLossError(
-                    f"loss became non-finite by step {step}; last good checkpoint: "
-                    f"step {manager.latest_step()} in {workdir}/checkpoints. Lower "
-                    "optim.lr or enable optim.clip_norm."
-                )
+                raise non_finite_loss_error(step, run.manager, workdir)
             means = {
                 k: float(np.mean(np.concatenate([np.asarray(m[k]) for m in host])))
                 for k in host[0]
@@ -727,15 +706,12 @@ def train_and_evaluate(
                     )
             means["lr"] = float(exp.schedule(step - 1))
             means["steps_per_sec"] = trained_steps / max(train_s, 1e-9)
-            log.write(step, means)
-            bar.set_postfix(loss=f"{means['loss']:.4g}")
+            run.log.write(step, means)
+            run.bar.set_postfix(loss=f"{means['loss']:.4g}")
             if is_ckpt:
-                manager.save(step, args=ocp.args.StandardSave(jax.device_get(state)))
-        manager.wait_until_finished()
-    finally:
-        bar.close()
-        log.close()
-        manager.close()
+                run.manager.save(
+                    step, args=ocp.args.StandardSave(jax.device_get(state))
+                )
 
     summary = _summarize(exp, jax.device_get(state))
     summary.update(

@@ -10,13 +10,14 @@ periodic evaluations, plots and ``summary.json`` to the workdir.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import flax
@@ -38,6 +39,17 @@ from jaxssl.parallel import DataParallel, check_global_batch, make_data_parallel
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN/inf loss; the last good checkpoint is kept."""
+
+
+def non_finite_loss_error(
+    step: int, manager: ocp.CheckpointManager, workdir: str, detail: str = ""
+) -> NonFiniteLossError:
+    """The error both training loops raise when a loss became NaN/inf."""
+    return NonFiniteLossError(
+        f"loss became non-finite by step {step}{detail}; last good checkpoint: "
+        f"step {manager.latest_step()} in {workdir}/checkpoints. Lower optim.lr "
+        "or enable optim.clip_norm."
+    )
 
 
 @flax.struct.dataclass
@@ -505,41 +517,28 @@ def train_and_evaluate(
     """
     start_time = time.time()
     exp = exp or build_experiment(config)
-    os.makedirs(workdir, exist_ok=True)
-    save_config(config, workdir)
     tcfg = config.train
     total = tcfg.total_steps
     parallel = exp.parallel
-
-    rng = jax.random.key(config.seed)
-    rng_init, rng_train = jax.random.split(rng)
-    state = init_state(exp, rng_init)
-    manager = make_checkpoint_manager(workdir)
-    state, start_step = resume_or_init(manager, state, workdir)
-
-    # Before any multi-device work: single-device evaluation jobs interleaved
-    # with the first multi-device transfers stalled XLA:CPU fake devices here.
-    raw = raw_pixel_baseline(exp) if config.evals.get("raw_baseline", True) else None
-    data = place_data(exp)
-    state = parallel.put_replicated(state)
-    step_fn = compile_train_step(exp)
-    log = MetricsLog(workdir, start_step)
-    pending: list[dict[str, Any]] = []
-    last_metrics: dict[str, float] = {}
-    evals_every = config.evals.every
-    bar = tqdm.tqdm(
-        total=total,
-        initial=start_step,
-        disable=not progress,
-        dynamic_ncols=True,
-        desc=f"{exp.method.name}/{exp.dataset.name}",
-        mininterval=1.0,
-    )
-    timer_start, timer_steps = time.time(), 0
-    steps_per_sec = float("nan")
-    try:
-        for step in range(start_step + 1, total + 1):
-            state, metrics = step_fn(state, data, rng_train)
+    desc = f"{exp.method.name}/{exp.dataset.name}"
+    setup = start_run(config, workdir, exp, init_state, desc=desc, progress=progress)
+    with setup as run:
+        # Before any multi-device work: single-device evaluation jobs
+        # interleaved with the first multi-device transfers stalled XLA:CPU
+        # fake devices here.
+        raw = (
+            raw_pixel_baseline(exp) if config.evals.get("raw_baseline", True) else None
+        )
+        data = place_data(exp)
+        state = parallel.put_replicated(run.state)
+        step_fn = compile_train_step(exp)
+        pending: list[dict[str, Any]] = []
+        last_metrics: dict[str, float] = {}
+        evals_every = config.evals.every
+        timer_start, timer_steps = time.time(), 0
+        steps_per_sec = float("nan")
+        for step in range(run.start_step + 1, total + 1):
+            state, metrics = step_fn(state, data, run.rng_train)
             pending.append(metrics)
             timer_steps += 1
             is_log = step % tcfg.log_every == 0 or step == total
@@ -549,12 +548,11 @@ def train_and_evaluate(
             means, last, finite = _mean_metrics(pending, parallel)
             pending = []
             if not finite:
-                good = manager.latest_step()
-                raise NonFiniteLossError(
-                    f"loss became non-finite by step {step} (last value "
-                    f"{float(np.asarray(last['loss']))}); last good checkpoint: "
-                    f"step {good} in {workdir}/checkpoints. Lower optim.lr or "
-                    "enable optim.clip_norm."
+                raise non_finite_loss_error(
+                    step,
+                    run.manager,
+                    workdir,
+                    f" (last value {float(np.asarray(last['loss']))})",
                 )
             last_metrics = _to_float_dict(last)
             elapsed = time.time() - timer_start
@@ -565,22 +563,17 @@ def train_and_evaluate(
                 if evals_every and step % evals_every == 0 and step != total:
                     one = parallel.unreplicate(state)
                     means.update(evaluate(exp, one.params, one.extra, full=False))
-                log.write(step, means)
-                bar.set_postfix(
+                run.log.write(step, means)
+                run.bar.set_postfix(
                     loss=f"{means['loss']:.4g}", steps_s=f"{steps_per_sec:.1f}"
                 )
             if is_ckpt:
                 # One host copy: the same bytes whatever the device layout, and
                 # no per-device slicing work for Orbax.
                 host_state = jax.device_get(parallel.unreplicate(state))
-                manager.save(step, args=ocp.args.StandardSave(host_state))
-            bar.update(step - bar.n)
+                run.manager.save(step, args=ocp.args.StandardSave(host_state))
+            run.bar.update(step - run.bar.n)
             timer_start, timer_steps = time.time(), 0
-        manager.wait_until_finished()
-    finally:
-        bar.close()
-        log.close()
-        manager.close()
 
     one = jax.device_get(parallel.unreplicate(state))
     results = evaluate(exp, one.params, one.extra, full=True, raw_baseline=raw)
@@ -601,6 +594,72 @@ def train_and_evaluate(
     }
     write_json_atomic(os.path.join(workdir, "summary.json"), summary)
     return summary
+
+
+@dataclasses.dataclass
+class RunStart:
+    """What a training loop starts from (see :func:`start_run`).
+
+    Attributes:
+      state: the initial state, or the latest checkpoint's.
+      start_step: its step (0 for a new run).
+      rng_train: the key every training step folds its step into.
+      manager: the workdir's Orbax checkpoint manager.
+      log: the workdir's ``metrics.jsonl`` and TensorBoard events.
+      bar: the progress bar, at ``start_step``.
+    """
+
+    state: Any
+    start_step: int
+    rng_train: jax.Array
+    manager: ocp.CheckpointManager
+    log: MetricsLog
+    bar: tqdm.tqdm
+
+
+@contextlib.contextmanager
+def start_run(
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    exp: Any,
+    init: Callable[[Any, jax.Array], Any],
+    *,
+    desc: str,
+    progress: bool,
+) -> Iterator[RunStart]:
+    """Set up a workdir for training and close it afterwards.
+
+    Shared by the generic and the episodic loop: creates ``workdir``, saves
+    the config, splits ``key(config.seed)`` into the init and training keys,
+    builds ``init(exp, rng_init)`` and restores the latest checkpoint into it,
+    opens the metrics log and the progress bar. On a normal exit it waits for
+    pending checkpoint writes; on any exit it closes the bar, the log and the
+    checkpoint manager.
+    """
+    os.makedirs(workdir, exist_ok=True)
+    save_config(config, workdir)
+    rng_init, rng_train = jax.random.split(jax.random.key(config.seed))
+    manager = make_checkpoint_manager(workdir)
+    log = bar = None
+    try:
+        state, start_step = resume_or_init(manager, init(exp, rng_init), workdir)
+        log = MetricsLog(workdir, start_step)
+        bar = tqdm.tqdm(
+            total=config.train.total_steps,
+            initial=start_step,
+            disable=not progress,
+            dynamic_ncols=True,
+            desc=desc,
+            mininterval=1.0,
+        )
+        yield RunStart(state, start_step, rng_train, manager, log, bar)
+        manager.wait_until_finished()
+    finally:
+        if bar is not None:
+            bar.close()
+        if log is not None:
+            log.close()
+        manager.close()
 
 
 def write_json_atomic(path: str, obj: Any) -> None:

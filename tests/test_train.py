@@ -140,3 +140,55 @@ def test_resume_refuses_a_different_config(tmp_path):
 def test_default_config_loads():
     config = load_config("autoencoder_digits")
     train.validate_config(config)
+
+
+def test_start_run_restores_the_latest_checkpoint_and_closes_on_error(
+    tmp_path, monkeypatch
+):
+    """The set-up both loops share: init, resume, and cleanup on any exit."""
+    import jax.numpy as jnp
+    import ml_collections
+    import orbax.checkpoint as ocp
+
+    closed = []
+    make_manager = train.make_checkpoint_manager
+
+    def tracked_manager(workdir):
+        manager = make_manager(workdir)
+        close = manager.close
+        manager.close = lambda: (closed.append(manager), close())
+        return manager
+
+    monkeypatch.setattr(train, "make_checkpoint_manager", tracked_manager)
+    config = ml_collections.ConfigDict({"seed": 3, "train": {"total_steps": 5}})
+
+    def init(exp, rng):
+        del exp
+        params = {"w": jax.random.normal(rng, (3,))}
+        return train.TrainState(jnp.int32(0), params, (), {})
+
+    def start(config):
+        return train.start_run(
+            config, str(tmp_path), None, init, desc="t", progress=False
+        )
+
+    with start(config) as run:
+        assert run.start_step == 0
+        first = run.state
+        saved = first.replace(step=jnp.int32(4), params={"w": first.params["w"] + 1})
+        run.manager.save(4, args=ocp.args.StandardSave(saved))
+    assert closed == [run.manager]
+    # Saved on a normal exit; the next run restores it into init's structure.
+    with pytest.raises(RuntimeError, match="inside"):
+        with start(config) as run:
+            assert run.start_step == 4
+            chex.assert_trees_all_close(run.state.params, saved.params)
+            raise RuntimeError("inside")
+    assert len(closed) == 2 and closed[1] is run.manager
+    assert run.bar.disable  # the bar was not shown (progress=False)
+    # Another config in the same workdir is refused before anything is built.
+    other = ml_collections.ConfigDict({"seed": 4, "train": {"total_steps": 5}})
+    with pytest.raises(ValueError, match="fields differ: seed"):
+        with start(other):
+            pass
+    assert len(closed) == 2
