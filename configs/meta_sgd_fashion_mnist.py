@@ -24,5 +24,8 @@ from jaxssl.config_utils import load_sibling
 
 def get_config():
     config = load_sibling(__file__, "maml_fashion_mnist")
+    steps = config.method.inner_steps, config.method.test_inner_steps
     config.method = load_sibling(__file__, "meta_sgd_digits").method
+    # maml_fashion_mnist's 2 inner steps in training and 5 at test time.
+    config.method.inner_steps, config.method.test_inner_steps = steps
     return config
