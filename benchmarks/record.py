@@ -42,8 +42,17 @@ def _commit() -> str:
             check=True,
             cwd=RESULTS_DIR,
         )
+        # Records written by earlier benches are not a change to the code.
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ":/",
+                ":(exclude,top)benchmarks/results",
+            ],
             capture_output=True,
             text=True,
             cwd=RESULTS_DIR,
