@@ -192,6 +192,8 @@ def configs_table(records: list[dict]) -> str:
         if rec.get("dataset") != "fashion_mnist_class_split" or shot is None:
             continue
         cell = f"{rec['value']:.3f} ± {rec.get('ci95', 0):.3f}"
+        if "per_seed" in rec:  # fewshot_configs_bench --seeds
+            cell += f" (min {rec['min']:.3f})"
         if rec["method"] == "nearest_centroid_pixels":
             pixels[shot] = cell
         elif " through jaxssl train" in setting:
@@ -219,7 +221,9 @@ def configs_table(records: list[dict]) -> str:
         "#### shipped few-shot configs on the Fashion-MNIST class split\n\n"
         "Accuracy over 600 novel-class episodes with 95% intervals "
         "(`benchmarks/fewshot_configs_bench.py`; the MAML family trains with "
-        "the shot it is tested with).\n\n" + _markdown(head, lines) + "\n"
+        'the shot it is tested with; a row "mean of N seeds" gives the mean '
+        "over training seeds, its 95% interval over seeds and the lowest "
+        "seed).\n\n" + _markdown(head, lines) + "\n"
     )
 
 

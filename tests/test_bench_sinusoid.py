@@ -86,3 +86,64 @@ def test_configs_bench_load_applies_variant_and_sets():
         fewshot_configs_bench.load("protonet_fashion_mnist", ["train.total_steps"])
     with pytest.raises(ValueError, match="unknown config field 'train.steps'"):
         fewshot_configs_bench.load("protonet_fashion_mnist", ["train.steps=5"])
+
+
+def test_configs_bench_parse_seeds():
+    assert fewshot_configs_bench.parse_seeds(None, []) is None
+    assert fewshot_configs_bench.parse_seeds("3,0,7", []) == [3, 0, 7]
+    with pytest.raises(ValueError, match="comma-separated integers"):
+        fewshot_configs_bench.parse_seeds("0,a", [])
+    with pytest.raises(ValueError, match="at least two distinct seeds"):
+        fewshot_configs_bench.parse_seeds("4", [])
+    with pytest.raises(ValueError, match="at least two distinct seeds"):
+        fewshot_configs_bench.parse_seeds("4,4", [])
+    with pytest.raises(ValueError, match="exclusive"):
+        fewshot_configs_bench.parse_seeds("0,1", ["seed=2"])
+
+
+def test_configs_bench_seed_summary_is_the_mean_over_seeds():
+    values, ci95s = [0.60, 0.62, 0.58, 0.64], [0.007, 0.008, 0.007, 0.006]
+    fields = fewshot_configs_bench.seed_summary(values, ci95s)
+    # 1.96 * std(ddof=1) / sqrt(n) by hand: std = 0.0258199, / 2.
+    assert fields["value"] == 0.61 and fields["ci95"] == round(1.96 * 0.0258199 / 2, 4)
+    assert (fields["min"], fields["max"]) == (0.58, 0.64)
+    assert fields["per_seed"] == values and fields["per_seed_ci95"] == ci95s
+
+
+def test_configs_table_shows_seed_means_with_their_lowest_seed():
+    setting = "configs/maml_fashion_mnist.py through jaxssl train, 5-way {}-shot test"
+    records = [
+        {
+            "method": "nearest_centroid_pixels",
+            "dataset": "fashion_mnist_class_split",
+            "setting": "5-way 1-shot 15-query, base classes 0-4",
+            "value": 0.5777,
+            "ci95": 0.0071,
+        },
+        {
+            "method": "maml",
+            "dataset": "fashion_mnist_class_split",
+            "setting": setting.format(1),
+            "value": 0.61,
+            "ci95": 0.007,
+            "commit": "abc1234",
+            "device": "1x cpu:cpu (2 cores)",
+        },
+        {
+            "method": "maml",
+            "dataset": "fashion_mnist_class_split",
+            "setting": setting.format(1) + ", mean of 4 seeds",
+            "value": 0.61,
+            "ci95": 0.0253,
+            "per_seed": [0.60, 0.62, 0.58, 0.64],
+            "min": 0.58,
+            "commit": "abc1234",
+            "device": "1x cpu:cpu (2 cores)",
+        },
+    ]
+    lines = make_tables.configs_table(records).splitlines()
+    single = next(line for line in lines if "maml_fashion_mnist.py at" in line)
+    seeded = next(line for line in lines if "(mean of 4 seeds)" in line)
+    assert "| 0.610 ± 0.007 |" in single and "min" not in single
+    assert "| 0.610 ± 0.025 (min 0.580) |" in seeded
+    assert any(line.startswith("| nearest class means") for line in lines)
