@@ -121,39 +121,34 @@ def test_configs_bench_seed_summary_is_the_mean_over_seeds():
 
 
 def test_configs_table_shows_seed_means_with_their_lowest_seed():
-    setting = "configs/maml_fashion_mnist.py through jaxssl train, 5-way {}-shot test"
-    records = [
-        {
-            "method": "nearest_centroid_pixels",
-            "dataset": "fashion_mnist_class_split",
-            "setting": "5-way 1-shot 15-query, base classes 0-4",
-            "value": 0.5777,
-            "ci95": 0.0071,
-        },
-        {
-            "method": "maml",
-            "dataset": "fashion_mnist_class_split",
-            "setting": setting.format(1),
-            "value": 0.61,
-            "ci95": 0.007,
-            "commit": "abc1234",
-            "device": "1x cpu:cpu (2 cores)",
-        },
-        {
-            "method": "maml",
-            "dataset": "fashion_mnist_class_split",
-            "setting": setting.format(1) + ", mean of 4 seeds",
-            "value": 0.61,
-            "ci95": 0.0253,
-            "per_seed": [0.60, 0.62, 0.58, 0.64],
-            "min": 0.58,
-            "commit": "abc1234",
-            "device": "1x cpu:cpu (2 cores)",
-        },
-    ]
+    pixels = {
+        "method": "nearest_centroid_pixels",
+        "dataset": "fashion_mnist_class_split",
+        "setting": "5-way 1-shot 15-query, base classes 0-4",
+        "value": 0.5777,
+        "ci95": 0.0071,
+    }
+    single = {
+        **pixels,
+        "method": "maml",
+        "setting": "configs/maml_fashion_mnist.py through jaxssl train, "
+        "5-way 1-shot test",
+        "value": 0.61,
+        "ci95": 0.007,
+        "commit": "abc1234",
+        "device": "1x cpu:cpu (2 cores)",
+    }
+    seeded = {
+        **single,
+        "setting": single["setting"] + ", mean of 4 seeds",
+        "ci95": 0.0253,
+        "per_seed": [0.60, 0.62, 0.58, 0.64],
+        "min": 0.58,
+    }
+    records = [pixels, single, seeded]
     lines = make_tables.configs_table(records).splitlines()
-    single = next(line for line in lines if "maml_fashion_mnist.py at" in line)
-    seeded = next(line for line in lines if "(mean of 4 seeds)" in line)
-    assert "| 0.610 ± 0.007 |" in single and "min" not in single
-    assert "| 0.610 ± 0.025 (min 0.580) |" in seeded
+    single_row = next(line for line in lines if "maml_fashion_mnist.py at" in line)
+    seeded_row = next(line for line in lines if "(mean of 4 seeds)" in line)
+    assert "| 0.610 ± 0.007 |" in single_row and "min" not in single_row
+    assert "| 0.610 ± 0.025 (min 0.580) |" in seeded_row
     assert any(line.startswith("| nearest class means") for line in lines)
